@@ -1,0 +1,163 @@
+"""One way to load every model of the suite: from the Hub when it answers, else from `weights/`.
+
+`ModelLoader.load(spec, load_fn)` resolves a folder in Hub layout, then calls `load_fn(folder)`
+(usually a `from_pretrained`). The folder is, in order of preference:
+
+1. the Hub repo at the requested revision (downloaded or refreshed into the HF cache),
+2. the same repo already in the local HF cache, when the Hub cannot be reached,
+3. the copy shipped with the app in `weights/<name>/`.
+
+With no network, huggingface_hub retries for about 20 s per file; the Hub step here gets a hard
+deadline instead, and once the Hub has failed to answer, later models skip it altogether.
+A model whose folder is missing or corrupt comes back with `model=None` and a message, so the
+app can disable that tab and still start.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import constants, snapshot_download
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+HUB_FILE_PATTERNS = ["*.json", "*.safetensors", "*.md", "*.txt"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where one model lives: its Hub repo (and optional pinned revision) and its shipped folder."""
+
+    name: str
+    repo_id: str
+    shipped_dir: Path
+    revision: str | None = None
+
+    @property
+    def hub_label(self) -> str:
+        return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    model: Any | None
+    origin: str  # "hub", "hub-cache", "shipped" or "unavailable"
+    folder: Path | None
+    message: str  # one line for the page: where the weights came from, and why
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None
+
+
+class ModelLoader:
+    """Resolves and loads model folders, remembering when the Hub is unreachable."""
+
+    def __init__(self, offline: bool = False, hub_timeout: float = 3.0, cache_dir: str | Path | None = None):
+        self.offline = offline or constants.HF_HUB_OFFLINE
+        self.hub_timeout = hub_timeout
+        self.cache_dir = cache_dir
+        self.hub_down: str | None = "offline mode" if self.offline else None
+
+    def load(self, spec: ModelSpec, load_fn: Callable[[Path], Any]) -> LoadedModel:
+        candidates = list(self._candidate_folders(spec))
+        errors = []
+        for origin, folder, message in candidates:
+            try:
+                return LoadedModel(spec, load_fn(folder), origin, folder, message)
+            except Exception as error:  # a corrupt folder must not stop the app: try the next one
+                errors.append(f"{origin} copy in {folder}: {type(error).__name__}: {error}")
+        reason = "; ".join(errors) or f"no weights found (Hub: {self.hub_down}; shipped: {spec.shipped_dir} missing)"
+        return LoadedModel(spec, None, "unavailable", None, f"disabled: {reason}")
+
+    def _candidate_folders(self, spec: ModelSpec):
+        hub_note = ""
+        if self.hub_down is None:
+            folder, hub_note = self._download(spec)
+            if folder is not None:
+                yield "hub", folder, f"Hub repo {spec.hub_label}"
+        if self.hub_down is not None:
+            cached = self._cached(spec)
+            if cached is not None:
+                yield (
+                    "hub-cache",
+                    cached,
+                    f"Hub repo {spec.hub_label} from the local cache (Hub unreachable: {self.hub_down})",
+                )
+            hub_note = f"Hub unreachable: {self.hub_down}"
+        if (spec.shipped_dir / "config.json").exists():
+            shipped = f"{spec.shipped_dir.parent.name}/{spec.shipped_dir.name}"
+            yield "shipped", spec.shipped_dir, f"shipped weights in {shipped} ({hub_note})"
+
+    def _download(self, spec: ModelSpec) -> tuple[Path | None, str]:
+        """Download the repo with a deadline; returns (folder or None, why not)."""
+        outcome: dict[str, Any] = {}
+
+        def download() -> None:
+            try:
+                outcome["folder"] = Path(
+                    snapshot_download(
+                        spec.repo_id,
+                        revision=spec.revision,
+                        allow_patterns=HUB_FILE_PATTERNS,
+                        cache_dir=self.cache_dir,
+                        etag_timeout=self.hub_timeout,
+                    )
+                )
+            except Exception as error:
+                outcome["error"] = error
+
+        worker = threading.Thread(target=download, daemon=True)  # left behind if the Hub hangs
+        worker.start()
+        worker.join(self.hub_timeout)
+        error = outcome.get("error")
+        if "folder" in outcome:
+            return outcome["folder"], ""
+        if worker.is_alive():
+            self.hub_down = f"no answer within {self.hub_timeout:g} s"
+            return None, self.hub_down
+        if isinstance(error, RevisionNotFoundError):
+            return None, f"revision {spec.revision!r} not found in Hub repo {spec.repo_id}"
+        if isinstance(error, (RepositoryNotFoundError, GatedRepoError, HFValidationError)):
+            return None, f"Hub repo {spec.repo_id} not found or not accessible"
+        self.hub_down = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".strip(": ")
+        return None, self.hub_down
+
+    def _cached(self, spec: ModelSpec) -> Path | None:
+        try:
+            return Path(
+                snapshot_download(
+                    spec.repo_id,
+                    revision=spec.revision,
+                    allow_patterns=HUB_FILE_PATTERNS,
+                    cache_dir=self.cache_dir,
+                    local_files_only=True,
+                )
+            )
+        except (LocalEntryNotFoundError, HFValidationError, OSError, ValueError):
+            return None
+
+
+def spec_from_env(
+    name: str, default_repo: str, shipped_dir: Path, overrides: dict[str, str] | None = None
+) -> ModelSpec:
+    """A model's spec, with repo and revision overridable as `name=repo[@revision]` or env vars.
+
+    For the model "digits-vae" the environment variables are DIGITS_VAE_REPO and DIGITS_VAE_REVISION.
+    """
+    env_prefix = name.upper().replace("-", "_")
+    value = (overrides or {}).get(name) or os.environ.get(f"{env_prefix}_REPO") or default_repo
+    repo_id, _, revision = value.partition("@")
+    revision = revision or os.environ.get(f"{env_prefix}_REVISION") or None
+    return ModelSpec(name=name, repo_id=repo_id, shipped_dir=shipped_dir, revision=revision)

@@ -1,0 +1,98 @@
+"""Shared fixtures: tiny data made on the spot, never the real data sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+
+def draw_digit(kind: str = "one", size: int = 200, ink: int = 0, paper: int = 255) -> Image.Image:
+    """A digit-like drawing in grayscale: "one" is a vertical bar, "zero" an ellipse."""
+    image = Image.new("L", (size, size), paper)
+    pen = ImageDraw.Draw(image)
+    width = max(2, size // 12)
+    if kind == "one":
+        pen.line([(size * 0.5, size * 0.15), (size * 0.5, size * 0.85)], fill=ink, width=width)
+    else:
+        pen.ellipse([size * 0.25, size * 0.15, size * 0.75, size * 0.85], outline=ink, width=width)
+    return image
+
+
+@pytest.fixture
+def digit_files(tmp_path):
+    """PNG files of a drawn one and zero, black ink on white paper."""
+    paths = {}
+    for kind in ("one", "zero"):
+        paths[kind] = tmp_path / f"{kind}.png"
+        draw_digit(kind).save(paths[kind])
+    return paths
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+# --- the running app ------------------------------------------------------------------------
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The real app, started as `python app.py` on a free port, offline, on the shipped weights."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        print(log.read_text()[-3000:])
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

@@ -1,0 +1,110 @@
+"""Drive the running app through gradio_client, as an API user would."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from models.digits import preprocess_digit
+
+
+def load_digit(path: str, scale: int) -> torch.Tensor:
+    """An upscaled output image back to a (1, 28, 28) tensor in 0..1."""
+    array = np.asarray(Image.open(path).convert("L"), dtype=np.float32)[::scale, ::scale] / 255
+    return torch.from_numpy(array)[None]
+
+
+def gallery_paths(gallery) -> list[str]:
+    return [item["image"] if isinstance(item, dict) else item[0] for item in gallery]
+
+
+def test_status_says_where_weights_came_from(client):
+    status = client.predict(api_name="/model_status")
+    assert "digits-ae" in status and "digits-vae" in status
+    assert "shipped weights in weights/digits-ae" in status
+    assert "offline mode" in status
+
+
+def test_reconstruct_digit(client, digit_files):
+    prepared, ae_path, vae_path, errors = client.predict(
+        handle_file(str(digit_files["zero"])), api_name="/reconstruct_digit"
+    )
+    digit = load_digit(prepared, 8)
+    assert torch.allclose(digit, preprocess_digit(str(digit_files["zero"])), atol=1 / 255 + 1e-6)
+    other = preprocess_digit(str(digit_files["one"]))
+    for path in (ae_path, vae_path):
+        assert Image.open(path).size == (224, 224)
+        reconstruction = load_digit(path, 8)
+        # the reconstruction is much closer to its own input than to another digit
+        assert torch.mean((reconstruction - digit) ** 2) < 0.5 * torch.mean((reconstruction - other) ** 2)
+    assert "autoencoder" in errors and "VAE" in errors
+
+
+def test_sample_digits_is_seeded_and_clamped(client):
+    first = gallery_paths(client.predict(5, 7, api_name="/sample_digits"))
+    again = gallery_paths(client.predict(5, 7, api_name="/sample_digits"))
+    other = gallery_paths(client.predict(5, 8, api_name="/sample_digits"))
+    assert len(first) == 5
+    assert np.array_equal(np.asarray(Image.open(first[0])), np.asarray(Image.open(again[0])))
+    assert not np.array_equal(np.asarray(Image.open(first[0])), np.asarray(Image.open(other[0])))
+    assert len(gallery_paths(client.predict(10_000, -5, api_name="/sample_digits"))) == 64
+
+
+def test_interpolate_digits(client, digit_files):
+    strip = gallery_paths(
+        client.predict(
+            handle_file(str(digit_files["one"])),
+            handle_file(str(digit_files["zero"])),
+            6,
+            api_name="/interpolate_digits",
+        )
+    )
+    assert len(strip) == 6
+    one, zero = preprocess_digit(str(digit_files["one"])), preprocess_digit(str(digit_files["zero"]))
+    first, last = load_digit(strip[0], 4), load_digit(strip[-1], 4)
+    assert torch.mean((first - one) ** 2) < torch.mean((first - zero) ** 2)
+    assert torch.mean((last - zero) ** 2) < torch.mean((last - one) ** 2)
+
+
+@pytest.mark.parametrize(
+    "make_file, message",
+    [
+        (lambda path: path.write_bytes(b"not an image at all"), "not an image"),
+        (lambda path: path.write_bytes(b""), "empty"),
+        (lambda path: Image.new("L", (300, 300), 255).save(path, format="PNG"), "empty"),
+        (lambda path: Image.new("L", (10000, 10000), 0).save(path, format="PNG"), "too large"),
+        (lambda path: Image.new("CMYK", (64, 64), (0, 0, 0, 0)).save(path, format="JPEG"), "empty"),
+    ],
+    ids=["not-an-image", "zero-bytes", "blank", "10000x10000", "cmyk-blank"],
+)
+def test_bad_uploads_get_clear_messages_and_server_stays_up(client, tmp_path, make_file, message):
+    path = tmp_path / "upload.png"
+    make_file(path)
+    with pytest.raises(AppError, match=message):
+        client.predict(handle_file(str(path)), api_name="/reconstruct_digit")
+    assert "digits-ae" in client.predict(api_name="/model_status")
+
+
+def test_sixteen_bit_upload_works(client, tmp_path):
+    from tests.conftest import draw_digit
+
+    drawing = np.asarray(draw_digit("zero"), dtype=np.uint16) * 257
+    path = tmp_path / "sixteen.png"
+    Image.fromarray(drawing).save(path)
+    prepared, *_ = client.predict(handle_file(str(path)), api_name="/reconstruct_digit")
+    assert load_digit(prepared, 8).max() > 0.9
+
+
+@pytest.mark.parametrize("steps", [math.nan, "many"])
+def test_absurd_numbers_get_clear_messages(client, digit_files, steps):
+    with pytest.raises(AppError, match="must be a number"):
+        client.predict(
+            handle_file(str(digit_files["one"])),
+            handle_file(str(digit_files["zero"])),
+            steps,
+            api_name="/interpolate_digits",
+        )

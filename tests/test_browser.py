@@ -1,0 +1,88 @@
+"""A real browser (Debian's Chromium, headless) draws and uploads digits on the page.
+
+Needs `apt-get install chromium` (tests/run.sh does it); Playwright cannot download a browser here.
+Screenshots are kept in $ARTIFACTS_DIR (default artifacts/).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must run the browser test: install Debian's chromium (tests/run.sh does)")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(app_url)
+        page.get_by_text("Generative models suite").first.wait_for()
+        yield page
+        browser.close()
+
+
+def image_sources(page, elem_id: str) -> list[str]:
+    return page.locator(f"#{elem_id} img").evaluate_all("images => images.map(image => image.src)")
+
+
+def test_page_says_where_weights_came_from(page):
+    source = page.locator("#digits-source")
+    assert "shipped weights in weights/digits-ae" in source.inner_text()
+    assert "shipped weights in weights/digits-vae" in source.inner_text()
+
+
+def test_draw_a_digit_and_see_both_reconstructions(page):
+    page.locator("#digit-sketch").get_by_role("button", name="Brush").first.click()  # as the page asks
+    canvas = page.locator("#digit-sketch canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    centre_x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2, box["y"] + box["height"] * 0.8
+    page.mouse.move(centre_x, top)
+    page.mouse.down()
+    for step in range(1, 21):  # a vertical stroke: a "1"
+        page.mouse.move(centre_x, top + (bottom - top) * step / 20)
+    page.mouse.up()
+    page.locator("#reconstruct-drawing").click()
+    page.locator("#digit-vae img").first.wait_for(timeout=30_000)
+    assert image_sources(page, "digit-ae") and image_sources(page, "digit-vae")
+    assert "autoencoder" in page.locator("#digit-errors").inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "digits-draw.png"), full_page=True)
+
+
+def test_upload_a_digit_and_see_both_reconstructions(page, digit_files):
+    page.get_by_role("tab", name="Upload").click()
+    before = image_sources(page, "digit-vae")
+    page.locator("#digit-upload input[type=file]").set_input_files(str(digit_files["zero"]))
+    page.locator("#digit-upload img").first.wait_for()
+    page.locator("#reconstruct-upload").click()
+    page.wait_for_function(
+        "before => { const image = document.querySelector('#digit-vae img'); return image && image.src !== before; }",
+        arg=before[0] if before else "",
+        timeout=30_000,
+    )
+    assert image_sources(page, "digit-ae")
+    page.screenshot(path=str(ARTIFACTS / "digits-upload.png"), full_page=True)
+
+
+def test_empty_drawing_shows_a_message(page):
+    page.get_by_role("tab", name="Draw").click()
+    page.locator("#digit-sketch").get_by_role("button", name="Clear canvas").first.click(timeout=5_000)
+    page.locator("#reconstruct-drawing").click()
+    page.get_by_text("The drawing is empty").first.wait_for(timeout=15_000)

@@ -1,0 +1,1 @@
+"""Offline training scripts: `python -m training.train_<family> --help`."""
