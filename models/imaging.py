@@ -133,3 +133,27 @@ def tensor_to_image(image: torch.Tensor, scale: int = 1) -> Image.Image:
     if scale > 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
     return pil
+
+
+MIN_FACE_SIDE = 32
+
+
+def face_tensor(source: str | Path | bytes | Image.Image | np.ndarray | None, size: int) -> torch.Tensor:
+    """An uploaded photo as a (3, size, size) tensor in 0..1, framed like the training faces.
+
+    The face models were trained on CelebA's aligned crops: a face filling most of a square frame,
+    eyes about halfway up. A portrait photo works best; this takes its central square (the
+    largest that fits), resizes it, and composites any transparency over white.
+    """
+    image = open_image(source)
+    if min(image.size) < MIN_FACE_SIDE:
+        raise ImageInputError(
+            f"The image is {image.width}×{image.height} pixels: too small to show a face "
+            f"(at least {MIN_FACE_SIDE}×{MIN_FACE_SIDE})."
+        )
+    if image.mode == "RGBA":
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    image = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)

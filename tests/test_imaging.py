@@ -90,3 +90,19 @@ def test_tensor_to_image_upscales_with_nearest_neighbours():
     pil = tensor_to_image(image, scale=4)
     assert pil.size == (8, 8)
     assert np.asarray(pil)[:4, :4].min() == 255 and np.asarray(pil)[4:, :].max() == 0
+
+
+def test_face_tensor_crops_the_centre_and_resizes(tmp_path):
+    from models.imaging import face_tensor
+
+    image = Image.new("RGB", (300, 200), (255, 0, 0))
+    image.paste((0, 0, 255), (50, 0, 250, 200))  # the central 200×200 square is blue
+    face = face_tensor(image, 64)
+    assert face.shape == (3, 64, 64)
+    assert face[2].mean() > 0.95 and face[0].mean() < 0.05
+    gray = face_tensor(Image.new("L", (100, 100), 128), 32)
+    assert gray.shape == (3, 32, 32) and torch.allclose(gray, torch.full_like(gray, 128 / 255), atol=1e-6)
+    transparent = face_tensor(Image.new("RGBA", (64, 64), (0, 0, 0, 0)), 64)
+    assert transparent.min() == 1.0  # transparency becomes white
+    with pytest.raises(ImageInputError, match="too small"):
+        face_tensor(Image.new("RGB", (1, 1)), 64)
