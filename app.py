@@ -274,21 +274,22 @@ def main(argv: list[str] | None = None) -> None:
     models = load_models(args.offline, args.repo_overrides, args.hub_timeout)
     demo = build_app(models)
     demo.queue(default_concurrency_limit=2)
-    try:
-        demo.launch(
-            server_name=args.host,
-            server_port=args.port,
-            share=args.share,
-            max_file_size=UPLOAD_LIMIT,
-            show_error=True,
-            css=CSS,
-            allowed_paths=[str(EXAMPLES)],
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        max_file_size=UPLOAD_LIMIT,
+        show_error=True,
+        css=CSS,
+        allowed_paths=[str(EXAMPLES)],
+        prevent_thread_lock=True,
+    )
+    if args.share and not demo.share_url:
+        print(
+            "No public share link: the share tunnel could not start here (it needs the internet). "
+            f"The app keeps serving locally at {demo.local_url}"
         )
-    except Exception as error:  # noqa: BLE001 - the share tunnel is the one optional part
-        if not args.share:
-            raise
-        print(f"Could not create a share link ({error}); serving locally only.")
-        demo.launch(server_name=args.host, server_port=args.port, max_file_size=UPLOAD_LIMIT, show_error=True, css=CSS)
+    demo.block_thread()
 
 
 CSS = """

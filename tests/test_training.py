@@ -52,3 +52,17 @@ def test_tiny_training_writes_a_loadable_folder(tmp_path, model, cls):
     assert checkpoint["epoch"] == 2 and len(checkpoint["history"]["test"]) == 2
     metric = "mse" if model == "ae" else "neg_elbo"
     assert resumed[metric] < metrics[metric]  # one more epoch of training lowered the test loss
+
+
+def test_validation_split_exports_the_best_epoch(tmp_path):
+    data = tiny_synthetic_mnist(tmp_path / "mnist", count=256)
+    out = tmp_path / "out"
+    args = ["--model", "ae", "--data-dir", str(data), "--out-dir", str(out), "--run-dir", str(tmp_path / "run")]
+    metrics = train_digits.main([*args, "--tiny", "--epochs", "2", "--val-size", "64", "--batch-size", "32"])
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    validation = checkpoint["history"]["validation"]
+    assert len(validation) == 2
+    assert metrics["selected_epoch"] == 1 + validation.index(min(validation))
+    exported = Autoencoder.from_pretrained(out).state_dict()
+    assert all(torch.equal(exported[key], value) for key, value in checkpoint["best"]["model"].items())
+    assert "exported epoch (best on the validation images)" in (out / "README.md").read_text()

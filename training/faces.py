@@ -161,7 +161,6 @@ def tiny_synthetic_faces(folder: Path, count: int = 48, seed: int = 0) -> Path:
     """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    attribute_names = ["Eyeglasses", "Male", "Black_Hair", "Blond_Hair", "Smiling"]
     rows = []
     with (
         zipfile.ZipFile(folder / "faces64.zip", "w") as zip64,

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, help="default 30, or 1 with --tiny")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--val-size", type=int, default=0, help="hold out the last N training images; export the best epoch on them"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, help="Hub-layout output folder (default weights/digits-<model>)")
     parser.add_argument("--run-dir", type=Path, help="checkpoints and figures (default runs/digits-<model>)")
@@ -55,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.run_dir = args.run_dir or Path("runs") / f"digits-{args.model}"
     args.epochs = args.epochs or (1 if args.tiny else 30)
     return args
+
+
+def split_off_validation(train_set: TensorDataset, size: int) -> tuple[TensorDataset, TensorDataset]:
+    """The last `size` training images become a validation set, used to pick the epoch to export."""
+    images, labels = train_set.tensors
+    return TensorDataset(images[:-size], labels[:-size]), TensorDataset(images[-size:], labels[-size:])
 
 
 def compute_loss(model, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -105,25 +114,33 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args.run_dir.mkdir(parents=True, exist_ok=True)
 
     train_set, test_set = load_mnist(args.data_dir, limit=512 if args.tiny else None)
+    val_set = None
+    if args.val_size:
+        train_set, val_set = split_off_validation(train_set, args.val_size)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
     test_loader = DataLoader(test_set, batch_size=1000)
+    val_loader = DataLoader(val_set, batch_size=1000) if val_set else None
     fixed_images = next(iter(DataLoader(Subset(test_set, range(32)), batch_size=32)))[0]
 
     model = Autoencoder() if args.model == "ae" else VAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
 
     start_epoch, history, spent = 1, {"train": [], "test": []}, 0.0
+    best = {"epoch": 0, "val": float("inf"), "model": None}
     checkpoint_path = args.run_dir / "checkpoint.pt"
     if args.resume and checkpoint_path.exists():
         checkpoint = load_checkpoint(checkpoint_path)
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         start_epoch, history, spent = checkpoint["epoch"] + 1, checkpoint["history"], checkpoint["seconds"]
+        best = checkpoint.get("best", best)
         torch.set_rng_state(checkpoint["rng"])
         accelerator.print(f"Resumed from {checkpoint_path} after epoch {checkpoint['epoch']}")
     timer = Timer(already_spent=spent)
 
     model, optimizer, train_loader, test_loader = accelerator.prepare(model, optimizer, train_loader, test_loader)
+    if val_loader:
+        val_loader = accelerator.prepare(val_loader)
     metric = "mse" if args.model == "ae" else "neg_elbo"
     test_figures: dict[str, float] = {}
     for epoch in range(start_epoch, args.epochs + 1):
@@ -141,6 +158,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         history["train"].append(running / batches)
         history["test"].append(test_figures[metric])
         accelerator.print(f"epoch {epoch}: train {metric} {running / batches:.4f}, test {test_figures}")
+        if val_loader:
+            val_metric = evaluate(model, val_loader, accelerator)[metric]
+            history.setdefault("validation", []).append(val_metric)
+            accelerator.print(f"epoch {epoch}: validation {metric} {val_metric:.4f}")
+            if val_metric < best["val"]:
+                state = accelerator.unwrap_model(model).state_dict()
+                best = {"epoch": epoch, "val": val_metric, "model": {k: v.detach().clone() for k, v in state.items()}}
         if accelerator.is_main_process:
             unwrapped = accelerator.unwrap_model(model)
             save_figures(unwrapped, fixed_images.to(accelerator.device), epoch, args.run_dir)
@@ -153,10 +177,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 history=history,
                 seconds=timer.seconds,
                 rng=torch.get_rng_state(),
+                best=best,
             )
 
-    if not test_figures:  # resumed a finished run: just re-export
+    if best["model"] is not None:  # export the epoch that did best on the validation images
+        accelerator.unwrap_model(model).load_state_dict(best["model"])
+        test_figures = {}
+    if not test_figures:  # a restored best epoch, or a resumed run that had already finished
         test_figures = evaluate(model, test_loader, accelerator)
+    if best["model"] is not None:
+        test_figures["selected_epoch"] = best["epoch"]
     if accelerator.is_main_process:
         export(
             accelerator.unwrap_model(model),
@@ -169,7 +199,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return test_figures
 
 
-MNIST_SPLITS = "60,000 training images; metrics on the 10,000 test images"
+def mnist_splits(val_size: int) -> str:
+    held_out = f", the last {val_size:,} held out for validation" if val_size else ""
+    train = f"{60_000 - val_size:,} training images{held_out}"
+    return f"{train}; metrics on the 10,000 test images"
 
 
 def export(
@@ -191,6 +224,8 @@ def export(
             "A convolutional VAE with a 20-d latent (two stride-2 convolutions, 256 hidden units, mirrored "
             "decoder, sigmoid output), trained on BCE + KL: the negative ELBO in nats per image."
         )
+    if "selected_epoch" in metrics:
+        results["exported epoch (best on the validation images)"] = metrics["selected_epoch"]
     write_model_card(
         args.out_dir,
         title=f"MNIST {name} (generative models suite)",
@@ -198,7 +233,8 @@ def export(
         license="cc-by-sa-3.0",
         tags=["mnist", "autoencoder" if is_ae else "vae", "generative-models-suite"],
         data=(
-            f"MNIST ({'the first 512 images: a tiny smoke run' if args.tiny else MNIST_SPLITS}), by Yann LeCun, "
+            f"MNIST ({'the first 512 images: a tiny smoke run' if args.tiny else mnist_splits(args.val_size)}), "
+            "by Yann LeCun, "
             "Corinna Cortes and Chris Burges, CC BY-SA 3.0."
         ),
         command=args.command,
