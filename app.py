@@ -14,6 +14,8 @@ import argparse
 import functools
 import math
 import os
+import random
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,8 @@ from typing import Any
 import gradio as gr
 import torch
 
-from models import digits
-from models.imaging import ImageInputError, tensor_to_image
+from models import dcgan, digits, face_vae
+from models.imaging import ImageInputError, face_tensor, tensor_to_image
 from models.loading import LoadedModel, ModelLoader, spec_from_env
 
 ROOT = Path(__file__).resolve().parent
@@ -33,6 +35,8 @@ EXAMPLES = WEIGHTS / "examples"
 MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "digits-ae": ("generative-models-suite/mnist-autoencoder", digits.Autoencoder.from_pretrained),
     "digits-vae": ("generative-models-suite/mnist-vae", digits.VAE.from_pretrained),
+    "faces-dcgan": ("generative-models-suite/celeba-dcgan", dcgan.load_generator),
+    "faces-vae": ("generative-models-suite/celeba-vae", face_vae.load_face_vae),
 }
 
 DIGIT_DISPLAY_SCALE = 8  # 28×28 → 224×224, nearest neighbour so pixels stay visible
@@ -59,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--hub-timeout", type=float, default=3.0, help="seconds to wait for the Hub before falling back"
     )
+    parser.add_argument(
+        "--weights-dir", type=Path, default=WEIGHTS, help="folder holding the shipped <model-name>/ folders"
+    )
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.repo if "=" in item)
     unknown = set(overrides) - set(MODELS)
@@ -68,11 +75,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def load_models(offline: bool, overrides: dict[str, str], hub_timeout: float = 3.0) -> dict[str, LoadedModel]:
+def load_models(
+    offline: bool, overrides: dict[str, str], hub_timeout: float = 3.0, weights_dir: Path = WEIGHTS
+) -> dict[str, LoadedModel]:
     loader = ModelLoader(offline=offline, hub_timeout=hub_timeout)
     loaded = {}
     for name, (default_repo, load_fn) in MODELS.items():
-        spec = spec_from_env(name, default_repo, WEIGHTS / name, overrides)
+        spec = spec_from_env(name, default_repo, weights_dir / name, overrides)
         loaded[name] = loader.load(spec, load_fn)
         print(f"[{name}] {loaded[name].message}")
     return loaded
@@ -80,6 +89,22 @@ def load_models(offline: bool, overrides: dict[str, str], hub_timeout: float = 3
 
 # ----------------------------------------------------------------------------------------------
 # Input checking shared by every tab.
+
+
+class ImageFile(gr.Image):
+    """An image upload handed to the handler as a file path, unopened.
+
+    gr.Image opens every upload with PIL before the handler runs, so a file that is not an image
+    fails inside Gradio with a preprocessing dump. Here `models.imaging.open_image` checks the file
+    and says what is wrong with it.
+    """
+
+    is_template = True  # rendered by the frontend as a plain gr.Image
+
+    def preprocess(self, payload):
+        if payload is None or (payload.url or "").startswith("data:"):
+            return super().preprocess(payload)
+        return str(payload.path)
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -95,15 +120,19 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def whole_number(value: Any, name: str, low: int, high: int) -> int:
-    """Clamp a slider or API value into [low, high]; a non-number gets a clear message."""
+def clamped(value: Any, name: str, low: float, high: float) -> float:
+    """Clamp a slider or API value into [low, high]; a non-number (or NaN) gets a clear message."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise gr.Error(f"{name} must be a number, got {value!r}.") from None
     if math.isnan(number):
         raise gr.Error(f"{name} must be a number, got NaN.")
-    return int(min(max(number, low), high))
+    return min(max(number, low), high)
+
+
+def whole_number(value: Any, name: str, low: int, high: int) -> int:
+    return int(clamped(value, name, low, high))
 
 
 def require(model: LoadedModel) -> Any:
@@ -208,7 +237,7 @@ def build_digits_tab(tab: DigitsTab) -> None:
                 )
                 draw_button = gr.Button("Reconstruct drawing", variant="primary", elem_id="reconstruct-drawing")
             with gr.Tab("Upload"):
-                upload = gr.Image(
+                upload = ImageFile(
                     label="Upload a digit", type="filepath", sources=["upload", "clipboard"], elem_id="digit-upload"
                 )
                 upload_button = gr.Button("Reconstruct upload", variant="primary", elem_id="reconstruct-upload")
@@ -235,8 +264,8 @@ def build_digits_tab(tab: DigitsTab) -> None:
 
     gr.Markdown("### Interpolate between two digits in the VAE's latent space")
     with gr.Row():
-        start = gr.Image(label="From", type="filepath", sources=["upload", "clipboard"], height=160)
-        end = gr.Image(label="To", type="filepath", sources=["upload", "clipboard"], height=160)
+        start = ImageFile(label="From", type="filepath", sources=["upload", "clipboard"], height=160)
+        end = ImageFile(label="To", type="filepath", sources=["upload", "clipboard"], height=160)
         with gr.Column():
             steps = gr.Slider(2, MAX_STEPS, value=8, step=1, label="Steps")
             interpolate_button = gr.Button("Interpolate", elem_id="interpolate-digits")
@@ -245,6 +274,260 @@ def build_digits_tab(tab: DigitsTab) -> None:
         gr.Examples([[str(example_files[0]), str(example_files[-1])]], inputs=[start, end])
     strip = gr.Gallery(label="Strip", columns=MAX_STEPS // 2, height="auto", format="png")
     interpolate_button.click(tab.interpolate_digits, [start, end, steps], strip, api_name="interpolate_digits")
+
+
+# ----------------------------------------------------------------------------------------------
+# Face generation tab: the DCGAN, with the face VAE's samples to compare
+
+
+MAX_FACES = 64
+MAX_WALK_STEPS = 32
+FACE_MODELS = ("DCGAN", "VAE")
+
+
+def face_images(images: torch.Tensor) -> list:
+    """Native-size images (the page enlarges them; downloads stay at the model's resolution)."""
+    return [tensor_to_image(image) for image in images]
+
+
+class FacesTab:
+    def __init__(self, generator: LoadedModel, vae: LoadedModel):
+        self.generator, self.vae = generator, vae
+
+    @user_errors
+    def generate_faces(self, count: float, seed: float, noise_scale: float, model: str = "DCGAN"):
+        """Generate faces from random noise.
+
+        Args:
+            count: how many faces, 1 to 64.
+            seed: random seed, 0 to 2**31 - 1; face i comes from seed + i.
+            noise_scale: truncation, 0 to 1.5: below 1 faces are cleaner but more alike (DCGAN only).
+            model: "DCGAN" or "VAE" (samples from the glasses tab's face VAE, to compare).
+        Returns:
+            The faces at the model's native size (64×64).
+        """
+        count = whole_number(count, "Count", 1, MAX_FACES)
+        seed = whole_number(seed, "Seed", 0, MAX_SEED - MAX_FACES)
+        noise_scale = clamped(noise_scale, "Noise scale", 0.0, 1.5)
+        if model == "VAE":
+            return face_images(face_vae.sample(require(self.vae).model, count, seed))
+        return face_images(dcgan.generate(require(self.generator), count, seed, noise_scale))
+
+    @user_errors
+    def interpolate_faces(self, seed_a: float, seed_b: float, steps: float, noise_scale: float = 1.0):
+        """Walk the DCGAN's noise space from one seed's face to another's (spherical interpolation).
+
+        Args:
+            seed_a: seed of the first face.
+            seed_b: seed of the last face.
+            steps: number of faces in the walk, 2 to 32.
+            noise_scale: truncation, 0 to 1.5.
+        Returns:
+            The faces of the walk, and an animated GIF of it going there and back.
+        """
+        seed_a = whole_number(seed_a, "Seed A", 0, MAX_SEED)
+        seed_b = whole_number(seed_b, "Seed B", 0, MAX_SEED)
+        steps = whole_number(steps, "Steps", 2, MAX_WALK_STEPS)
+        noise_scale = clamped(noise_scale, "Noise scale", 0.0, 1.5)
+        frames = dcgan.interpolate_seeds(require(self.generator), seed_a, seed_b, steps, noise_scale)
+        gif = dcgan.save_animated_gif(frames, Path(tempfile.mkdtemp()) / "walk.gif", frame_ms=120, scale=2)
+        return face_images(frames), str(gif)
+
+
+def build_faces_tab(tab: FacesTab) -> None:
+    gr.Markdown(
+        "Faces drawn from random noise by a DCGAN trained on CelebA. Each seed gives its own face; "
+        "the noise scale trades variety for cleaner faces. Pick **VAE** to compare with the face VAE's samples."
+    )
+    with gr.Row():
+        count = gr.Slider(1, MAX_FACES, value=16, step=1, label="Faces")
+        seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
+        noise_scale = gr.Slider(0, 1.5, value=1.0, step=0.05, label="Noise scale (truncation)")
+        model = gr.Radio(list(FACE_MODELS), value="DCGAN", label="Model")
+    with gr.Row():
+        new_seed = gr.Button("New seed")
+        generate = gr.Button("Generate", variant="primary", elem_id="generate-faces")
+    gallery = gr.Gallery(label="Faces", columns=8, height="auto", format="png", elem_id="face-gallery")
+    generate.click(tab.generate_faces, [count, seed, noise_scale, model], gallery, api_name="generate_faces")
+    new_seed.click(lambda: random.randint(0, MAX_SEED - MAX_FACES), None, seed, api_visibility="private").then(
+        tab.generate_faces, [count, seed, noise_scale, model], gallery, api_visibility="private"
+    )
+
+    gr.Markdown("### Walk between two seeds")
+    with gr.Row():
+        seed_a = gr.Number(value=0, precision=0, label="Seed A", minimum=0, maximum=MAX_SEED)
+        seed_b = gr.Number(value=1, precision=0, label="Seed B", minimum=0, maximum=MAX_SEED)
+        steps = gr.Slider(2, MAX_WALK_STEPS, value=10, step=1, label="Steps")
+        walk = gr.Button("Walk", elem_id="walk-faces")
+    with gr.Row():
+        strip = gr.Gallery(label="Walk", columns=10, height="auto", format="png", scale=3)
+        animation = gr.Image(label="Animated", type="filepath", scale=1)
+    walk.click(
+        tab.interpolate_faces,
+        [seed_a, seed_b, steps, noise_scale],
+        [strip, animation],
+        api_name="interpolate_faces",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Glasses arithmetic tab: the face VAE's latent space
+
+CUSTOM = "Custom weights (below)"
+GROUP_LABELS = {
+    "men_with_glasses": "Men with glasses",
+    "men_without_glasses": "Men without glasses",
+    "women_with_glasses": "Women with glasses",
+    "women_without_glasses": "Women without glasses",
+}
+
+
+class GlassesTab:
+    def __init__(self, vae: LoadedModel):
+        self.vae = vae
+
+    @user_errors
+    def glasses_arithmetic(self, preset: str, *weights_and_faces):
+        """Decode a weighted sum of the four group means (or of your own faces standing in for them).
+
+        Args:
+            preset: a preset's name, or "Custom weights (below)" to use the four weights.
+            weights_and_faces: the weights of men with glasses, men without, women with glasses,
+                women without (each -2 to 2), then optionally one face image per group, in the same
+                order, to use instead of that group's mean.
+        Returns:
+            The result, and the decoded inputs that went into it (with their weights).
+        """
+        bundle = require(self.vae)
+        weights = weights_and_faces[:4] if len(weights_and_faces) >= 4 else (0,) * 4
+        faces = list(weights_and_faces[4:8]) + [None] * (4 - len(weights_and_faces[4:8]))
+        if preset in face_vae.PRESETS:
+            chosen = face_vae.PRESETS[preset]
+        elif preset == CUSTOM:
+            chosen = {
+                group: clamped(weight, GROUP_LABELS[group], -2, 2)
+                for group, weight in zip(face_vae.GROUPS, weights, strict=True)
+            }
+        else:
+            raise gr.Error(f"Unknown preset {preset!r}; choose one of: {', '.join([*face_vae.PRESETS, CUSTOM])}.")
+        vectors = dict(bundle.vectors)
+        for group, face in zip(face_vae.GROUPS, faces, strict=True):
+            if face is not None:
+                stand_in = face_tensor(face, bundle.model.image_size)[None]
+                vectors[group] = face_vae.encode_faces(bundle.model, stand_in)[0]
+        if not any(chosen.values()):
+            raise gr.Error("All weights are zero: give at least one group a weight.")
+        result = face_vae.arithmetic(bundle.model, vectors, chosen)[0]
+        used = [group for group, weight in chosen.items() if weight]
+        inputs = face_vae.decode_latents(bundle.model, torch.stack([vectors[group] for group in used]))
+        captions = [f"{chosen[group]:+g} × {GROUP_LABELS[group]}" for group in used]
+        return tensor_to_image(result), list(zip(face_images(inputs), captions))
+
+    @user_errors
+    def edit_glasses(self, image: str | None, strength: float):
+        """Add (strength > 0) or remove (strength < 0) glasses on a face, along the glasses direction.
+
+        Args:
+            image: a photo of a face; its central square is used, resized to 64×64.
+            strength: -3 to 3; 1 adds the average difference between faces with and without glasses.
+        Returns:
+            The face as the model sees it (its reconstruction), and the edited face.
+        """
+        bundle = require(self.vae)
+        strength = clamped(strength, "Strength", -3, 3)
+        face = face_tensor(image, bundle.model.image_size)
+        before = face_vae.reconstruct(bundle.model, face[None])[0]
+        after = face_vae.edit_glasses(bundle.model, bundle.vectors, face, strength)[0]
+        return tensor_to_image(before), tensor_to_image(after)
+
+    @user_errors
+    def interpolate_vae(self, image_a: str | None, image_b: str | None, steps: float):
+        """Blend two faces in the face VAE's latent space.
+
+        Args:
+            image_a: the first face (a photo).
+            image_b: the last face (a photo).
+            steps: number of faces, 2 to 16, both ends included.
+        Returns:
+            The blended faces from the first to the last.
+        """
+        bundle = require(self.vae)
+        steps = whole_number(steps, "Steps", 2, MAX_STEPS)
+        size = bundle.model.image_size
+        first, last = face_tensor(image_a, size), face_tensor(image_b, size)
+        return face_images(face_vae.interpolate(bundle.model, first, last, steps))
+
+    @user_errors
+    def sample_vae_faces(self, count: float, seed: float):
+        """Random faces from the face VAE's prior.
+
+        Args:
+            count: how many faces, 1 to 64.
+            seed: random seed, 0 to 2**31 - 1.
+        Returns:
+            The faces at 64×64.
+        """
+        count = whole_number(count, "Count", 1, MAX_FACES)
+        seed = whole_number(seed, "Seed", 0, MAX_SEED)
+        return face_images(face_vae.sample(require(self.vae).model, count, seed))
+
+
+def build_glasses_tab(tab: GlassesTab) -> None:
+    gr.Markdown(
+        "A VAE trained on CelebA faces has a continuous latent space where directions mean something. "
+        "Average the codes of four groups of faces, add and subtract them, and decode: "
+        "*man with glasses − man without + woman without* gives a woman with glasses. "
+        "Photos work best as portraits: the model sees the central square of the photo at 64×64, "
+        "a face filling most of it, eyes about halfway up."
+    )
+    with gr.Row():
+        preset = gr.Dropdown([*face_vae.PRESETS, CUSTOM], value=next(iter(face_vae.PRESETS)), label="Preset")
+        run = gr.Button("Compute", variant="primary", elem_id="glasses-compute")
+    with gr.Accordion("Custom weights, and your own faces standing in for a group", open=False):
+        with gr.Row():
+            weights = [gr.Slider(-2, 2, value=0, step=0.1, label=label) for label in GROUP_LABELS.values()]
+        with gr.Row():
+            stand_ins = [
+                ImageFile(label=f"{label} (optional)", type="filepath", sources=["upload", "clipboard"], height=140)
+                for label in GROUP_LABELS.values()
+            ]
+    with gr.Row():
+        inputs_gallery = gr.Gallery(label="Inputs (decoded)", columns=3, height="auto", format="png", scale=3)
+        result = gr.Image(label="Result", format="png", elem_id="glasses-result", scale=1)
+    run.click(
+        tab.glasses_arithmetic,
+        [preset, *weights, *stand_ins],
+        [result, inputs_gallery],
+        api_name="glasses_arithmetic",
+    )
+
+    gr.Markdown("### Add or remove glasses on your own photo")
+    with gr.Row():
+        photo = ImageFile(label="Face photo", type="filepath", sources=["upload", "webcam", "clipboard"], height=220)
+        with gr.Column():
+            strength = gr.Slider(-3, 3, value=1.5, step=0.1, label="Strength (negative removes glasses)")
+            edit = gr.Button("Edit", elem_id="glasses-edit")
+        before = gr.Image(label="As the model sees it", format="png")
+        after = gr.Image(label="Edited", format="png", elem_id="glasses-edited")
+    edit.click(tab.edit_glasses, [photo, strength], [before, after], api_name="edit_glasses")
+
+    gr.Markdown("### Interpolate between two faces")
+    with gr.Row():
+        face_a = ImageFile(label="First face", type="filepath", sources=["upload", "clipboard"], height=160)
+        face_b = ImageFile(label="Last face", type="filepath", sources=["upload", "clipboard"], height=160)
+        with gr.Column():
+            blend_steps = gr.Slider(2, MAX_STEPS, value=8, step=1, label="Steps")
+            blend = gr.Button("Interpolate", elem_id="glasses-interpolate")
+    blend_strip = gr.Gallery(label="Blend", columns=8, height="auto", format="png")
+    blend.click(tab.interpolate_vae, [face_a, face_b, blend_steps], blend_strip, api_name="interpolate_vae")
+
+    gr.Markdown("### Random faces from the VAE")
+    with gr.Row():
+        sample_count = gr.Slider(1, MAX_FACES, value=8, step=1, label="Faces")
+        sample_seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
+        sample = gr.Button("Sample", elem_id="glasses-sample")
+    samples = gr.Gallery(label="Samples", columns=8, height="auto", format="png")
+    sample.click(tab.sample_vae_faces, [sample_count, sample_seed], samples, api_name="sample_vae_faces")
 
 
 def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
@@ -262,6 +545,12 @@ def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
                 elem_id="digits-source",
             )
             build_digits_tab(DigitsTab(models["digits-ae"], models["digits-vae"]))
+        with gr.Tab("Face generation: DCGAN", id="faces"):
+            gr.Markdown(model_status({name: models[name] for name in ("faces-dcgan", "faces-vae")}))
+            build_faces_tab(FacesTab(models["faces-dcgan"], models["faces-vae"]))
+        with gr.Tab("Glasses arithmetic: face VAE", id="glasses"):
+            gr.Markdown(model_status({"faces-vae": models["faces-vae"]}))
+            build_glasses_tab(GlassesTab(models["faces-vae"]))
 
         # A trivial endpoint: the benchmark's baseline, and a health check for deployments.
         status_button = gr.Button(visible=False)
@@ -271,7 +560,7 @@ def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    models = load_models(args.offline, args.repo_overrides, args.hub_timeout)
+    models = load_models(args.offline, args.repo_overrides, args.hub_timeout, args.weights_dir)
     demo = build_app(models)
     demo.queue(default_concurrency_limit=2)
     demo.launch(

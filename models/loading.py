@@ -44,6 +44,11 @@ class ModelSpec:
     revision: str | None = None
 
     @property
+    def shipped_label(self) -> str:
+        """The shipped folder as the page shows it, e.g. "weights/digits-vae"."""
+        return f"{self.shipped_dir.parent.name}/{self.shipped_dir.name}"
+
+    @property
     def hub_label(self) -> str:
         return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
 
@@ -78,7 +83,7 @@ class ModelLoader:
                 return LoadedModel(spec, load_fn(folder), origin, folder, message)
             except Exception as error:  # a corrupt folder must not stop the app: try the next one
                 errors.append(f"{origin} copy in {folder}: {type(error).__name__}: {error}")
-        reason = "; ".join(errors) or f"no weights found (Hub: {self.hub_down}; shipped: {spec.shipped_dir} missing)"
+        reason = "; ".join(errors) or f"no weights found (Hub: {self.hub_down}; shipped: {spec.shipped_label} missing)"
         return LoadedModel(spec, None, "unavailable", None, f"disabled: {reason}")
 
     def _candidate_folders(self, spec: ModelSpec):
@@ -97,8 +102,7 @@ class ModelLoader:
                 )
             hub_note = f"Hub unreachable: {self.hub_down}"
         if (spec.shipped_dir / "config.json").exists():
-            shipped = f"{spec.shipped_dir.parent.name}/{spec.shipped_dir.name}"
-            yield "shipped", spec.shipped_dir, f"shipped weights in {shipped} ({hub_note})"
+            yield "shipped", spec.shipped_dir, f"shipped weights in {spec.shipped_label} ({hub_note})"
 
     def _download(self, spec: ModelSpec) -> tuple[Path | None, str]:
         """Download the repo with a deadline; returns (folder or None, why not)."""

@@ -36,6 +36,7 @@ def rng():
 
 # --- the running app ------------------------------------------------------------------------
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -67,15 +68,14 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> 
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The real app, started as `python app.py` on a free port, offline, on the shipped weights."""
+@contextlib.contextmanager
+def running_app(log: Path, *app_args: str):
+    """`python app.py` on a free port, offline; yields its URL and stops it afterwards."""
     port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log, "w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port)],
+            [sys.executable, "app.py", "--port", str(port), *app_args],
             cwd=ROOT,
             env=env,
             stdout=log_file,
@@ -89,6 +89,13 @@ def app_url(tmp_path_factory):
         process.terminate()
         process.wait(timeout=30)
         print(log.read_text()[-3000:])
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The real app on the shipped weights."""
+    with running_app(tmp_path_factory.mktemp("app") / "app.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,112 @@
+"""The face tabs' endpoints through gradio_client, on tiny models this test trains itself.
+
+This checks the wiring (inputs, outputs, seeds, bad input), whatever weights are shipped;
+the quality of the shipped face models is checked by their own tests and model cards.
+"""
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from tests.conftest import running_app
+from training import train_dcgan, train_face_vae
+from training.faces import tiny_synthetic_faces
+
+FIRST_PRESET = "man with glasses - man without + woman without = woman with glasses"
+
+
+@pytest.fixture(scope="module")
+def faces_client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faces")
+    data = tiny_synthetic_faces(root / "data", count=64)
+    weights = root / "weights"
+    common = ["--data-dir", str(data), "--tiny", "--batch-size", "16"]
+    train_face_vae.main([*common, "--out-dir", str(weights / "faces-vae"), "--run-dir", str(root / "run-vae")])
+    train_dcgan.main([*common, "--out-dir", str(weights / "faces-dcgan"), "--run-dir", str(root / "run-gan")])
+    with running_app(root / "app.log", "--weights-dir", str(weights)) as url:
+        yield Client(url, verbose=False)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "portrait.png"
+    Image.new("RGB", (300, 400), (200, 150, 120)).save(path)
+    return str(path)
+
+
+def images(gallery) -> list[Image.Image]:
+    return [Image.open(item["image"]) for item in gallery]
+
+
+def test_status_reports_the_tiny_models(faces_client):
+    status = faces_client.predict(api_name="/model_status")
+    assert "faces-vae**: shipped weights" in status and "faces-dcgan**: shipped weights" in status
+    assert "digits-ae**: disabled" in status  # this weights folder has no digits models: that tab says so
+
+
+def test_generate_faces_is_seeded(faces_client):
+    first = images(faces_client.predict(4, 10, 1.0, "DCGAN", api_name="/generate_faces"))
+    assert len(first) == 4 and first[0].size == (64, 64)
+    shifted = images(faces_client.predict(2, 11, 1.0, "DCGAN", api_name="/generate_faces"))
+    assert list(shifted[0].getdata()) == list(first[1].getdata())  # face i comes from seed + i
+    vae_faces = images(faces_client.predict(3, 10, 1.0, "VAE", api_name="/generate_faces"))
+    assert len(vae_faces) == 3 and list(vae_faces[0].getdata()) != list(first[0].getdata())
+
+
+def test_interpolate_faces_gives_a_strip_and_a_gif(faces_client):
+    strip, gif = faces_client.predict(3, 7, 5, 1.0, api_name="/interpolate_faces")
+    strip = images(strip)
+    assert len(strip) == 5
+    ends = images(faces_client.predict(1, 3, 1.0, "DCGAN", api_name="/generate_faces"))
+    assert list(strip[0].getdata()) == list(ends[0].getdata())
+    assert Image.open(gif).n_frames == 8  # 5 there, 3 back
+
+
+def test_glasses_presets_custom_weights_and_stand_ins(faces_client, photo):
+    result, inputs = faces_client.predict(
+        FIRST_PRESET, 0, 0, 0, 0, None, None, None, None, api_name="/glasses_arithmetic"
+    )
+    assert Image.open(result).size == (64, 64)
+    assert [item["caption"] for item in inputs] == [
+        "+1 × Men with glasses",
+        "-1 × Men without glasses",
+        "+1 × Women without glasses",
+    ]
+    custom, custom_inputs = faces_client.predict(
+        "Custom weights (below)", 0, 0, 0, 1, None, None, None, handle_file(photo), api_name="/glasses_arithmetic"
+    )
+    stand_in, _ = faces_client.predict(
+        "Custom weights (below)", 0, 0, 0, 1, None, None, None, None, api_name="/glasses_arithmetic"
+    )
+    assert list(Image.open(custom).getdata()) != list(Image.open(stand_in).getdata())
+    with pytest.raises(AppError, match="All weights are zero"):
+        faces_client.predict(
+            "Custom weights (below)", 0, 0, 0, 0, None, None, None, None, api_name="/glasses_arithmetic"
+        )
+
+
+def test_edit_interpolate_and_sample(faces_client, photo):
+    before, after = faces_client.predict(handle_file(photo), 2.5, api_name="/edit_glasses")
+    unchanged, same = faces_client.predict(handle_file(photo), 0, api_name="/edit_glasses")
+    assert list(Image.open(unchanged).getdata()) == list(Image.open(same).getdata())  # strength 0: reconstruction
+    assert list(Image.open(before).getdata()) != list(Image.open(after).getdata())
+    blend = images(faces_client.predict(handle_file(photo), handle_file(photo), 4, api_name="/interpolate_vae"))
+    assert len(blend) == 4
+    assert len(images(faces_client.predict(6, 2, api_name="/sample_vae_faces"))) == 6
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda path: Image.new("RGB", (8, 8)).save(path, format="PNG"), "too small"),
+        (lambda path: path.write_bytes(b"GIF89a not really"), "truncated or corrupt|not an image"),
+    ],
+)
+def test_bad_faces_get_clear_messages(faces_client, tmp_path, make, message):
+    path = tmp_path / "face.png"
+    make(path)
+    with pytest.raises(AppError, match=message):
+        faces_client.predict(handle_file(str(path)), 1.0, api_name="/edit_glasses")
+    with pytest.raises(AppError, match="greater than maximum"):
+        faces_client.predict(1000, 0, 1.0, "DCGAN", api_name="/generate_faces")
