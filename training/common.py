@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -23,6 +24,33 @@ def command_line(module: str, argv: list[str] | None) -> str:
     return " ".join(shlex.quote(part) for part in ["python", "-m", module, *arguments])
 
 
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, name: str | None, epochs: int, batch_size: int, lr: float, tiny: str
+) -> None:
+    """The flags every training script shares; `name` gives the default weights/<name> and runs/<name>."""
+    parser.add_argument("--epochs", type=int, help=f"default {epochs}, or 1 with --tiny")
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out-dir", type=Path, default=name and Path("weights") / name, help="Hub-layout output folder"
+    )
+    parser.add_argument("--run-dir", type=Path, default=name and Path("runs") / name, help="checkpoints and figures")
+    parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/checkpoint.pt")
+    parser.add_argument("--tiny", action="store_true", help=f"{tiny} and 1 epoch: a smoke test")
+    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
+    parser.set_defaults(default_epochs=epochs)
+
+
+def parse_run_arguments(parser: argparse.ArgumentParser, argv: list[str] | None, module: str) -> argparse.Namespace:
+    """Parse, record the command for the model card, and resolve --epochs (1 in tiny mode)."""
+    args = parser.parse_args(argv)
+    args.command = command_line(module, argv)
+    args.epochs = args.epochs or (1 if args.tiny else args.default_epochs)
+    return args
+
+
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.device_count()}× {torch.cuda.get_device_name(device)}"
@@ -42,8 +70,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def plot_losses(history: dict[str, list[float]], path: Path, ylabel: str = "loss") -> None:
-    """One line per series in `history` (values per epoch or per logging step)."""
+def plot_losses(
+    history: dict[str, list[float]],
+    path: Path,
+    ylabel: str = "loss",
+    steps: list[int] | None = None,
+    xlabel: str = "epoch",
+) -> None:
+    """One line per series in `history`, against `steps` (default 1, 2, 3, ... epochs)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,8 +85,8 @@ def plot_losses(history: dict[str, list[float]], path: Path, ylabel: str = "loss
 
     figure, axis = plt.subplots(figsize=(6, 4))
     for name, values in history.items():
-        axis.plot(range(1, len(values) + 1), values, label=name)
-    axis.set_xlabel("epoch")
+        axis.plot(steps or range(1, len(values) + 1), values, label=name)
+    axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.legend()
     axis.grid(alpha=0.3)
@@ -73,10 +107,13 @@ def write_model_card(
     training: dict[str, Any],
     metrics: dict[str, Any],
     usage: str,
+    library_name: str = "pytorch",
 ) -> None:
     """Write README.md (the Hub model card) with how the model was trained and how well it did."""
     front_matter = "\n".join(
-        ["---", f"license: {license}", "library_name: pytorch", "tags:"] + [f"- {tag}" for tag in tags] + ["---"]
+        ["---", f"license: {license}", f"library_name: {library_name}", "tags:"]
+        + [f"- {tag}" for tag in tags]
+        + ["---"]
     )
     training_rows = "\n".join(f"| {key} | {value} |" for key, value in training.items())
     metric_rows = "\n".join(f"| {key} | {value} |" for key, value in metrics.items())

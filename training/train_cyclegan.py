@@ -42,10 +42,11 @@ from models.cyclegan import (
 )
 from training.common import (
     Timer,
-    command_line,
+    add_run_arguments,
     describe_device,
     format_duration,
     load_checkpoint,
+    parse_run_arguments,
     plot_losses,
     push_to_hub,
     save_checkpoint,
@@ -66,24 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=32, help="generator channels after the stem (paper: 64)")
     parser.add_argument("--residual-blocks", type=int, default=6, help="generator residual blocks (paper: 9)")
     parser.add_argument("--disc-width", type=int, default=64, help="discriminator channels of its first layer")
-    parser.add_argument("--epochs", type=int, help="total epochs (default 12, or 1 with --tiny)")
     parser.add_argument("--decay-epochs", type=int, help="the last epochs, lr decaying linearly (default epochs/2)")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--cycle-weight", type=float, default=10.0)
     parser.add_argument("--identity-weight", type=float, default=0.5, help="times the cycle weight; 0 turns it off")
     parser.add_argument("--pool-size", type=int, default=50, help="past fakes kept per discriminator")
     parser.add_argument("--limit", type=int, help="at most this many training faces per domain")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", type=Path, default=Path("weights/hair-cyclegan"), help="Hub-layout output")
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/hair-cyclegan"), help="checkpoints and figures")
-    parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/checkpoint.pt")
-    parser.add_argument("--tiny", action="store_true", help=f"{TINY_FACES} faces per domain and 1 epoch: a smoke test")
-    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder (both generators)")
-    args = parser.parse_args(argv)
-    args.command = command_line("training.train_cyclegan", argv)
-    args.epochs = args.epochs or (1 if args.tiny else 12)
+    add_run_arguments(
+        parser, name="hair-cyclegan", epochs=12, batch_size=4, lr=2e-4, tiny=f"{TINY_FACES} faces per domain"
+    )
+    args = parse_run_arguments(parser, argv, "training.train_cyclegan")
     args.decay_epochs = args.epochs // 2 if args.decay_epochs is None else args.decay_epochs
     args.limit = args.limit or (TINY_FACES if args.tiny else None)
     if args.image_size % 4 or args.image_size < 32:

@@ -29,10 +29,11 @@ from tqdm import tqdm
 from models.dcgan import Discriminator, Generator, noise_for_seeds
 from training.common import (
     Timer,
-    command_line,
+    add_run_arguments,
     describe_device,
     format_duration,
     load_checkpoint,
+    parse_run_arguments,
     plot_losses,
     push_to_hub,
     save_checkpoint,
@@ -49,21 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_FACES_DIR, help="the suite's or official CelebA")
     parser.add_argument("--image-size", type=int, default=64, help="64 or 128 (any power of two from 16)")
     parser.add_argument("--width", type=int, default=32, help="channels at full resolution (64 in the paper)")
-    parser.add_argument("--epochs", type=int, help="default 20, or 1 with --tiny")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--beta1", type=float, default=0.5, help="Adam's β1 (0.5 in the paper; β2 stays 0.999)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", type=Path, default=Path("weights/faces-dcgan"), help="Hub-layout output")
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/faces-dcgan"), help="checkpoints and figures")
-    parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/checkpoint.pt")
-    parser.add_argument("--tiny", action="store_true", help=f"{TINY_FACES} faces and 1 epoch: a smoke test")
-    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
-    args = parser.parse_args(argv)
-    args.command = command_line("training.train_dcgan", argv)
-    args.epochs = args.epochs or (1 if args.tiny else 20)
-    return args
+    add_run_arguments(parser, name="faces-dcgan", epochs=20, batch_size=64, lr=2e-4, tiny=f"{TINY_FACES} faces")
+    return parse_run_arguments(parser, argv, "training.train_dcgan")
 
 
 def train_step(

@@ -23,10 +23,11 @@ from tqdm import tqdm
 from models.digits import VAE, Autoencoder, autoencoder_loss, vae_loss
 from training.common import (
     Timer,
-    command_line,
+    add_run_arguments,
     describe_device,
     format_duration,
     load_checkpoint,
+    parse_run_arguments,
     plot_losses,
     push_to_hub,
     save_checkpoint,
@@ -39,24 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["ae", "vae"], required=True)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_MNIST_DIR, help="torchvision MNIST root")
-    parser.add_argument("--epochs", type=int, help="default 30, or 1 with --tiny")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument(
         "--val-size", type=int, default=0, help="hold out the last N training images; export the best epoch on them"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", type=Path, help="Hub-layout output folder (default weights/digits-<model>)")
-    parser.add_argument("--run-dir", type=Path, help="checkpoints and figures (default runs/digits-<model>)")
-    parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/checkpoint.pt")
-    parser.add_argument("--tiny", action="store_true", help="512 images and 1 epoch: a smoke test")
-    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
-    args = parser.parse_args(argv)
-    args.command = command_line("training.train_digits", argv)
+    add_run_arguments(parser, name=None, epochs=30, batch_size=128, lr=1e-3, tiny="512 images")
+    args = parse_run_arguments(parser, argv, "training.train_digits")
     args.out_dir = args.out_dir or Path("weights") / f"digits-{args.model}"
     args.run_dir = args.run_dir or Path("runs") / f"digits-{args.model}"
-    args.epochs = args.epochs or (1 if args.tiny else 30)
     return args
 
 

@@ -29,10 +29,11 @@ from tqdm import tqdm
 from models.face_vae import ATTRIBUTE_VECTORS_FILE, GROUPS, KL_WEIGHT, FaceVAE, face_vae_loss, save_attribute_vectors
 from training.common import (
     Timer,
-    command_line,
+    add_run_arguments,
     describe_device,
     format_duration,
     load_checkpoint,
+    parse_run_arguments,
     plot_losses,
     push_to_hub,
     save_checkpoint,
@@ -51,20 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=32, help="channels of the first conv (doubling per stage)")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--kl-weight", type=float, default=KL_WEIGHT, help="weight of the KL term (β)")
-    parser.add_argument("--epochs", type=int, help="default 40, or 1 with --tiny")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", type=Path, default=Path("weights/faces-vae"), help="Hub-layout output folder")
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/faces-vae"), help="checkpoints and figures")
-    parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/checkpoint.pt")
-    parser.add_argument("--tiny", action="store_true", help=f"{TINY_FACES_PER_GROUP} faces per group, 1 epoch")
-    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
-    args = parser.parse_args(argv)
-    args.command = command_line("training.train_face_vae", argv)
-    args.epochs = args.epochs or (1 if args.tiny else 40)
-    return args
+    add_run_arguments(
+        parser, name="faces-vae", epochs=40, batch_size=64, lr=1e-3, tiny=f"{TINY_FACES_PER_GROUP} faces per group"
+    )
+    return parse_run_arguments(parser, argv, "training.train_face_vae")
 
 
 def face_group(attributes: dict[str, int]) -> str | None:
