@@ -1,0 +1,321 @@
+"""Text: GPT-2 text completion with Hugging Face transformers (our small GPT-2 or OpenAI's).
+
+`load_text_model(folder)` is the app's load_fn: it loads any GPT-2 folder in Hub layout (config.json,
+safetensors weights, tokenizer files) in float32 on the CPU, even when the weights are stored in float16.
+`stream_completion(loaded, prompt, settings, stop_event)` streams the growing completion while
+`model.generate` runs in a thread; `complete` is the same, waiting for the end.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    PreTrainedModel,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
+
+MAX_NEW_TOKENS = 512
+MAX_TEMPERATURE = 2.0
+MAX_TOP_K = 1000
+MAX_REPETITION_PENALTY = 2.0
+MAX_SEED = 2**31 - 1
+STOP_REASONS = {"length": "length limit reached", "end of text": "the model ended the text", "stopped": "stopped"}
+
+
+@dataclass
+class TextModel:
+    """A causal language model with its tokenizer, ready for generation (eval mode)."""
+
+    model: PreTrainedModel
+    tokenizer: Any
+    name: str
+    # One generation at a time per model: seeding uses torch's global generator, shared by all threads.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def context_length(self) -> int:
+        return int(self.model.config.max_position_embeddings)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(parameter.numel() for parameter in self.model.parameters())
+
+
+def load_text_model(folder: Path) -> TextModel:
+    """Load a GPT-2 folder (ours or openai-community/gpt2) for CPU inference in float32."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} has no config.json: not a model folder")
+    # dtype=float32: weights shipped in float16 are upcast, as half precision is slow and lossy on CPU.
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model.eval()
+    return TextModel(model=model, tokenizer=tokenizer, name=_human_name(folder, model))
+
+
+def _human_name(folder: Path, model: PreTrainedModel) -> str:
+    """The model card's title (e.g. "GPT-2"), else a description from the config."""
+    card = folder / "README.md"
+    if card.exists():
+        for line in card.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    config = model.config
+    return f"{config.model_type} ({config.num_hidden_layers} layers, {config.hidden_size} wide)"
+
+
+# ----------------------------------------------------------------------------------------------
+# Generation settings
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How to sample. temperature 0 means greedy decoding; top_k 0 and top_p 1 switch those filters off.
+
+    seed None draws a fresh seed, which the completion reports so that the result can be reproduced.
+    """
+
+    max_new_tokens: int = 100
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 0.95
+    repetition_penalty: float = 1.1
+    seed: int | None = None
+
+    def clamped(self) -> GenerationSettings:
+        """The same settings moved into sane ranges; ValueError for NaN or a value that is not a number."""
+        seed = None if self.seed is None else int(_number("seed", self.seed, -math.inf, math.inf)) % (MAX_SEED + 1)
+        return GenerationSettings(
+            max_new_tokens=round(_number("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)),
+            temperature=_number("temperature", self.temperature, 0.0, MAX_TEMPERATURE),
+            top_k=round(_number("top_k", self.top_k, 0, MAX_TOP_K)),
+            top_p=_number("top_p", self.top_p, 0.01, 1.0),
+            repetition_penalty=_number("repetition_penalty", self.repetition_penalty, 1.0, MAX_REPETITION_PENALTY),
+            seed=seed,
+        )
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if math.isnan(number):
+        raise ValueError(f"{name} must be a number, got NaN")
+    if math.isinf(number) and math.isinf(low) and math.isinf(high):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return min(max(number, low), high)
+
+
+def clean_prompt(prompt: str) -> str:
+    """The prompt without control characters (newlines and tabs stay; emoji and all other text stay).
+
+    Raises ValueError when nothing but white space is left.
+    """
+    if not isinstance(prompt, str):
+        raise ValueError(f"The prompt must be text, got {type(prompt).__name__}.")
+    prompt = re.sub(r"\r\n?", "\n", prompt)
+    # Cc: C0/C1 control characters; Cs: lone surrogates, which cannot be encoded as UTF-8.
+    cleaned = "".join(char for char in prompt if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs"))
+    if not cleaned.strip():
+        raise ValueError("The prompt is empty: type the beginning of a text for the model to continue.")
+    return cleaned
+
+
+# ----------------------------------------------------------------------------------------------
+# Streaming generation
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One step of a streamed completion: the continuation so far and figures about the run."""
+
+    prompt: str  # the cleaned prompt, all of it
+    text: str  # the continuation generated so far
+    new_tokens: int
+    seconds: float  # since generation started (after waiting for the model)
+    seed: int
+    prompt_tokens: int  # tokens in the prompt
+    prompt_tokens_used: int  # tokens at the end of the prompt that the model saw
+    max_new_tokens: int  # the limit actually used: the requested one, lowered if the context is short
+    requested_new_tokens: int
+    context_length: int
+    finished: bool = False
+    stop_reason: str | None = None  # when finished: "length", "end of text" or "stopped"
+
+    @property
+    def full_text(self) -> str:
+        return self.prompt + self.text
+
+    @property
+    def truncated(self) -> bool:
+        return self.prompt_tokens_used < self.prompt_tokens
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def notice(self) -> str:
+        """What the user should know about the prompt and the limit, or ""."""
+        notes = []
+        if self.truncated:
+            notes.append(
+                f"The prompt has {self.prompt_tokens} tokens, more than fit in the model's {self.context_length}-token "
+                f"context with the completion: only its last {self.prompt_tokens_used} tokens were used."
+            )
+        if self.max_new_tokens < self.requested_new_tokens:
+            notes.append(f"The completion is limited to {self.max_new_tokens} tokens by the context.")
+        return " ".join(notes)
+
+    @property
+    def status(self) -> str:
+        """One line for the page, e.g. "57 tokens in 1.9 s (30.0 tokens/s), seed 42, stopped"."""
+        parts = [f"{self.new_tokens} tokens in {self.seconds:.1f} s ({self.tokens_per_second:.1f} tokens/s)"]
+        parts.append(f"seed {self.seed}")
+        if self.finished:
+            parts.append(STOP_REASONS.get(self.stop_reason or "", "done"))
+        line = ", ".join(parts)
+        return f"{line}. {self.notice}" if self.notice else line
+
+
+class _StopAndCount(StoppingCriteria):
+    """Stops generation once a stop event is set; counts the new tokens as they come."""
+
+    def __init__(self, prompt_length: int, stop_events: list[threading.Event]):
+        self.prompt_length = prompt_length
+        self.stop_events = stop_events
+        self.new_tokens = 0
+        self.stopped = False
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        self.new_tokens = input_ids.shape[-1] - self.prompt_length
+        self.stopped = any(event.is_set() for event in self.stop_events)
+        return torch.full((input_ids.shape[0],), self.stopped, dtype=torch.bool, device=input_ids.device)
+
+
+def stream_completion(
+    loaded: TextModel,
+    prompt: str,
+    settings: GenerationSettings | None = None,
+    stop_event: threading.Event | None = None,
+) -> Iterator[Completion]:
+    """Yield a `Completion` each time more text is ready, and a last one with `finished=True`.
+
+    The settings are clamped first. Setting `stop_event` (a fresh one per request) stops generation after
+    the current token; so does closing the iterator. A prompt too long for the context keeps its end
+    (`Completion.truncated`, `Completion.notice`). Raises ValueError for an empty prompt. Generations on
+    one model run one at a time, so that a seed always gives the same text.
+    """
+    prompt = clean_prompt(prompt)
+    settings = (settings or GenerationSettings()).clamped()
+    seed = settings.seed if settings.seed is not None else random.randint(0, MAX_SEED)
+    tokenizer, model = loaded.tokenizer, loaded.model
+
+    prompt_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt", verbose=False)["input_ids"]
+    context = loaded.context_length
+    # Leave room for the completion, but never less than half the context for the prompt.
+    max_new_tokens = min(settings.max_new_tokens, context - 1)
+    prompt_budget = max(context - max_new_tokens, context // 2)
+    used_ids = prompt_ids[:, -prompt_budget:]
+    max_new_tokens = min(max_new_tokens, context - used_ids.shape[1])
+
+    abandoned = threading.Event()  # set when the caller stops iterating, e.g. a closed browser tab
+    criteria = _StopAndCount(used_ids.shape[1], [abandoned] + ([stop_event] if stop_event else []))
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    eos = tokenizer.eos_token_id
+    greedy = settings.temperature == 0
+    # Every field is set: generate() fills unset ones from the model's own generation_config.json.
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=not greedy,
+        temperature=1.0 if greedy else settings.temperature,
+        top_k=50 if greedy else settings.top_k,  # greedy: the library defaults, which it does not warn about
+        top_p=1.0 if greedy else settings.top_p,
+        repetition_penalty=settings.repetition_penalty,
+        eos_token_id=eos,
+        pad_token_id=eos,
+    )
+    timing: dict[str, float] = {}
+    errors: list[BaseException] = []
+
+    def completion(text: str, **final: Any) -> Completion:
+        seconds = time.perf_counter() - timing["start"] if "start" in timing else 0.0
+        return Completion(
+            prompt=prompt,
+            text=text,
+            new_tokens=criteria.new_tokens,
+            seconds=seconds,
+            seed=seed,
+            prompt_tokens=prompt_ids.shape[1],
+            prompt_tokens_used=used_ids.shape[1],
+            max_new_tokens=max_new_tokens,
+            requested_new_tokens=settings.max_new_tokens,
+            context_length=context,
+            **final,
+        )
+
+    def generate() -> None:
+        try:
+            with loaded.lock, torch.inference_mode():
+                torch.manual_seed(seed)
+                timing["start"] = time.perf_counter()
+                model.generate(
+                    input_ids=used_ids.to(model.device),
+                    attention_mask=torch.ones_like(used_ids).to(model.device),
+                    generation_config=config,
+                    stopping_criteria=StoppingCriteriaList([criteria]),
+                    streamer=streamer,
+                )
+        except BaseException as error:  # handed to the caller's thread below
+            errors.append(error)
+            streamer.end()  # unblocks the iteration
+
+    worker = threading.Thread(target=generate, daemon=True)
+    worker.start()
+    text = ""
+    try:
+        for chunk in streamer:
+            if chunk:
+                text += chunk
+                yield completion(text)
+        worker.join()
+    finally:
+        abandoned.set()
+    if errors:
+        raise errors[0]
+    if criteria.stopped:
+        reason = "stopped"
+    elif criteria.new_tokens >= max_new_tokens:
+        reason = "length"
+    else:
+        reason = "end of text"
+    yield completion(text, finished=True, stop_reason=reason)
+
+
+def complete(
+    loaded: TextModel,
+    prompt: str,
+    settings: GenerationSettings | None = None,
+    stop_event: threading.Event | None = None,
+) -> Completion:
+    """The finished completion of `prompt` (`stream_completion` without the intermediate steps)."""
+    for completion in stream_completion(loaded, prompt, settings, stop_event):
+        last = completion
+    return last

@@ -1,0 +1,481 @@
+"""Train a small GPT-2 from scratch on public-domain novels, or fine-tune a pretrained GPT-2 on some of them.
+
+    python -m training.train_gpt                   # from scratch: BPE tokenizer + 4-layer GPT-2 (~4 h on 2 CPU cores)
+    python -m training.train_gpt --tiny            # smoke test: tiny tokenizer and model, 20 steps
+    python -m training.train_gpt --init-from openai-community/gpt2 --books 'hemingway_*' \\
+        --val-book hemingway_the_sun_also_rises.txt --mixed-precision bf16 \\
+        --out-dir weights/text-gpt2-hemingway --run-dir runs/text-gpt2-hemingway     # fine-tune, on a GPU
+    accelerate launch -m training.train_gpt ...    # several GPUs
+
+From scratch, a byte-level BPE tokenizer is trained on the training books, then a GPT-2 of the given size.
+Fine-tuning keeps the pretrained model's own tokenizer. Either way the books (glob patterns in --data-dir,
+quote them) are joined with <|endoftext|>, and one whole book, --val-book, is held out: the validation loss
+is reported in nats per token and in bits per byte (total nats / ln 2 / UTF-8 bytes of the book), which
+does not depend on the tokenizer, so every model here and OpenAI's GPT-2 can be compared on it.
+
+Writes a Hub-layout folder (config.json, model.safetensors, tokenizer files, README.md model card) to
+--out-dir, and the loss curve and a resumable checkpoint to --run-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tokenizers import ByteLevelBPETokenizer
+from tqdm import tqdm
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPT2Tokenizer,
+)
+
+from models.text import GenerationSettings, TextModel, complete
+from training.common import (
+    DATA_ROOT,
+    Timer,
+    command_line,
+    describe_device,
+    format_duration,
+    load_checkpoint,
+    plot_losses,
+    push_to_hub,
+    save_checkpoint,
+    write_model_card,
+)
+
+END_OF_TEXT = "<|endoftext|>"
+# Kafka's Metamorphosis is the smallest book (119 KB, 1.4% of the corpus), plain narrative prose with no
+# front matter, and by an author with no other book in the training set: it measures English, not memory.
+VAL_BOOK = "kafka_metamorphosis.txt"
+FILE_LIMIT_BYTES = 25 * 2**20  # the most a shipped file may weigh
+
+# Defaults per mode; any flag given on the command line wins. --tiny applies on top of either mode.
+FROM_SCRATCH = dict(
+    vocab_size=8192, n_layer=4, n_head=4, n_embd=256, context=256, dropout=0.1,
+    batch_size=32, lr=1e-3, warmup_steps=200, max_steps=3000, eval_every=250,
+)  # fmt: skip
+# Fine-tuning trains on windows as long as the model's context, unless --context says otherwise; 60 steps of
+# 8 × 1024 tokens are about 4 passes over one novel (GPT-2 tokens), before it starts to learn the book by heart.
+FINE_TUNE = dict(dropout=0.1, batch_size=8, lr=5e-5, warmup_steps=10, max_steps=60, eval_every=10)
+TINY = dict(
+    vocab_size=512, n_layer=2, n_head=2, n_embd=64, context=64,
+    batch_size=8, warmup_steps=2, max_steps=20, eval_every=10,
+)  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DATA_ROOT / "text", help="folder of UTF-8 .txt books")
+    parser.add_argument("--books", nargs="+", default=["*.txt"], help="glob patterns of the training books")
+    parser.add_argument("--val-book", default=VAL_BOOK, help="file name of the book held out for validation")
+    parser.add_argument("--init-from", metavar="REPO_OR_DIR", help="fine-tune this pretrained GPT-2 instead")
+    parser.add_argument("--vocab-size", type=int, help="BPE vocabulary, from scratch (default 8192)")
+    parser.add_argument("--n-layer", type=int, help="from scratch (default 4)")
+    parser.add_argument("--n-head", type=int, help="from scratch (default 4)")
+    parser.add_argument("--n-embd", type=int, help="width, from scratch (default 256)")
+    parser.add_argument(
+        "--context", type=int, help="tokens per training window (default 256; fine-tuning: the model's)"
+    )
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--batch-size", type=int, help="windows per step and per process")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default 1e-3; 5e-5 fine-tuning)")
+    parser.add_argument("--warmup-steps", type=int)
+    parser.add_argument("--weight-decay", type=float, default=0.1)
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--eval-every", type=int, help="steps between validations, samples and checkpoints")
+    parser.add_argument("--sample-prompt", default="It was late in the evening when")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out-dir", type=Path, default=Path("weights/text-gpt2-small"), help="Hub-layout output")
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/text-gpt2-small"), help="checkpoint and plot")
+    parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/checkpoint.pt")
+    parser.add_argument("--tiny", action="store_true", help="a tiny model and 20 steps: a smoke test")
+    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
+    args = parser.parse_args(argv)
+    args.command = command_line("training.train_gpt", argv)
+    defaults = FINE_TUNE if args.init_from else FROM_SCRATCH
+    if args.tiny:
+        defaults = {**defaults, **TINY}
+    for name, value in defaults.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return args
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+
+
+def find_books(data_dir: Path, patterns: list[str], val_book: str) -> tuple[list[Path], Path]:
+    """The training books matching `patterns` (the validation book left out) and the validation book."""
+    val_path = data_dir / val_book
+    if not val_path.is_file():
+        raise FileNotFoundError(f"validation book {val_path} not found")
+    train_paths = sorted({path for pattern in patterns for path in data_dir.glob(pattern) if path.is_file()})
+    train_paths = [path for path in train_paths if path.name != val_book]
+    if not train_paths:
+        raise FileNotFoundError(f"no training books match {patterns} in {data_dir} (besides {val_book})")
+    return train_paths, val_path
+
+
+def train_tokenizer(books: list[Path], vocab_size: int, context: int) -> GPT2Tokenizer:
+    """A byte-level BPE like GPT-2's, trained on `books`: any text round-trips, emoji included."""
+    bpe = ByteLevelBPETokenizer()
+    bpe.train([str(path) for path in books], vocab_size=vocab_size, min_frequency=2, special_tokens=[END_OF_TEXT])
+    return GPT2Tokenizer(
+        tokenizer_object=bpe._tokenizer,
+        bos_token=END_OF_TEXT,
+        eos_token=END_OF_TEXT,
+        unk_token=END_OF_TEXT,
+        model_max_length=context,
+    )
+
+
+def encode_books(tokenizer, texts: list[str]) -> torch.Tensor:
+    """All the books as one stream of token ids, each book followed by <|endoftext|>."""
+    ids = []
+    for text in texts:
+        ids += tokenizer.encode(text, add_special_tokens=False, verbose=False) + [tokenizer.eos_token_id]
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def random_windows(ids: torch.Tensor, batch_size: int, context: int, seed: int) -> torch.Tensor:
+    """(batch_size, context) windows at random places; the same seed gives the same batch (exact resumes)."""
+    generator = torch.Generator().manual_seed(seed)
+    starts = torch.randint(len(ids) - context + 1, (batch_size,), generator=generator)
+    return torch.stack([ids[start : start + context] for start in starts.tolist()])
+
+
+@torch.no_grad()
+def evaluate(
+    model, val_ids: torch.Tensor, val_bytes: int, context: int, batch_size: int, accelerator: Accelerator
+) -> tuple[float, float]:
+    """Validation loss in nats per token, and in bits per byte of text, over the whole book (all processes).
+
+    The stream is cut into consecutive windows, so every token is predicted exactly once, from the
+    tokens before it in its window (on average half a context): a slight overestimate of the loss.
+    """
+    model.eval()
+    inputs, targets = val_ids[:-1], val_ids[1:]
+    padding = -len(inputs) % context
+    inputs = F.pad(inputs, (0, padding), value=0).view(-1, context)
+    targets = F.pad(targets, (0, padding), value=-100).view(-1, context)  # -100: not a prediction
+    total_nats = torch.zeros((), device=accelerator.device, dtype=torch.float64)
+    for first in range(accelerator.process_index * batch_size, len(inputs), accelerator.num_processes * batch_size):
+        batch_inputs = inputs[first : first + batch_size].to(accelerator.device)
+        batch_targets = targets[first : first + batch_size].to(accelerator.device)
+        logits = model(input_ids=batch_inputs).logits.float()
+        total_nats += F.cross_entropy(logits.flatten(0, 1), batch_targets.flatten(), reduction="sum")
+    model.train()
+    total_nats = float(accelerator.reduce(total_nats, "sum"))
+    return total_nats / (len(val_ids) - 1), total_nats / math.log(2) / val_bytes
+
+
+def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
+    """Linear warmup, then cosine decay to a tenth of the peak learning rate (as in nanoGPT)."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+# ----------------------------------------------------------------------------------------------
+# Training
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    accelerator = Accelerator(mixed_precision=args.mixed_precision)
+    set_seed(args.seed)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    train_paths, val_path = find_books(args.data_dir, args.books, args.val_book)
+    train_texts = [path.read_text(encoding="utf-8") for path in train_paths]
+    val_text = val_path.read_text(encoding="utf-8")
+
+    # The run's tokenizer and model config live in <run-dir>/model, so that a resumed run uses the same ones.
+    checkpoint_path, start_dir = args.run_dir / "checkpoint.pt", args.run_dir / "model"
+    resuming = args.resume and checkpoint_path.exists()
+    if not resuming and accelerator.is_main_process:
+        if args.init_from:
+            AutoTokenizer.from_pretrained(args.init_from).save_pretrained(start_dir)
+        else:
+            train_tokenizer(train_paths, args.vocab_size, args.context).save_pretrained(start_dir)
+    accelerator.wait_for_everyone()
+    tokenizer = AutoTokenizer.from_pretrained(start_dir)
+
+    if resuming:
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(start_dir))
+    elif args.init_from:
+        model = AutoModelForCausalLM.from_pretrained(
+            args.init_from, dtype=torch.float32, resid_pdrop=args.dropout, embd_pdrop=args.dropout,
+            attn_pdrop=args.dropout,
+        )  # fmt: skip
+    else:
+        config = GPT2Config(
+            vocab_size=len(tokenizer), n_positions=args.context, n_embd=args.n_embd, n_layer=args.n_layer,
+            n_head=args.n_head, resid_pdrop=args.dropout, embd_pdrop=args.dropout, attn_pdrop=args.dropout,
+            bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+        )  # fmt: skip
+        model = GPT2LMHeadModel(config)
+    if accelerator.is_main_process:
+        model.config.save_pretrained(start_dir)
+    args.context = args.context or model.config.n_positions
+    if args.context > model.config.n_positions:
+        raise ValueError(f"--context {args.context} exceeds the model's {model.config.n_positions} positions")
+
+    train_ids = encode_books(tokenizer, train_texts)
+    # The validation book follows an <|endoftext|>, as each training book does: every one of its tokens is predicted.
+    val_ids = torch.tensor(
+        [tokenizer.eos_token_id] + tokenizer.encode(val_text, add_special_tokens=False, verbose=False)
+    )
+    val_bytes = len(val_text.encode("utf-8"))
+    if len(train_ids) <= args.context:
+        raise ValueError(f"only {len(train_ids)} training tokens: fewer than one --context window")
+    accelerator.print(
+        f"{len(train_paths)} training books, {len(train_ids):,} tokens; validation {val_path.name}, "
+        f"{len(val_ids) - 1:,} tokens, {val_bytes:,} bytes; model {model.num_parameters() / 1e6:.2f}M parameters"
+    )
+
+    # Weight decay on matrices only, not on biases and layer norms (as in nanoGPT).
+    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in parameters if p.dim() >= 2], "weight_decay": args.weight_decay},
+            {"params": [p for p in parameters if p.dim() < 2], "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+        betas=(0.9, 0.95),
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, args.warmup_steps, args.max_steps)
+    )
+
+    start_step, tokens_seen, spent = 0, 0, 0.0
+    history: dict[str, list[float]] = {"step": [], "train": [], "validation": [], "bits_per_byte": []}
+    if resuming:
+        checkpoint = load_checkpoint(checkpoint_path)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        start_step, tokens_seen, spent = checkpoint["step"], checkpoint["tokens_seen"], checkpoint["seconds"]
+        history = checkpoint["history"]
+        torch.set_rng_state(checkpoint["rng"])
+        accelerator.print(f"Resumed from {checkpoint_path} after step {start_step}")
+    timer = Timer(already_spent=spent)
+
+    # The scheduler is stepped by hand once per step: accelerate's wrapper assumes a sharded data loader.
+    model, optimizer = accelerator.prepare(model, optimizer)
+    val_loss = bits_per_byte = math.nan
+    if args.init_from and not resuming:  # the pretrained model's score, to see what fine-tuning gained
+        val_loss_before, bits_per_byte_before = evaluate(
+            model, val_ids, val_bytes, args.context, args.batch_size, accelerator
+        )
+        history["bits_per_byte_before"] = [bits_per_byte_before]
+        accelerator.print(
+            f"before fine-tuning: validation {val_loss_before:.4f} nats/token, {bits_per_byte_before:.4f} bits/byte"
+        )
+    tokens_per_step = args.batch_size * args.context * accelerator.num_processes
+    session_start, session_tokens = time.time(), 0
+    running_loss, running_steps = 0.0, 0
+    model.train()
+    progress = tqdm(
+        range(start_step, args.max_steps),
+        initial=start_step,
+        total=args.max_steps,
+        disable=not accelerator.is_main_process,
+    )
+    for step in progress:
+        # Each process draws its own windows; the seed depends on the step, so a resumed run sees the same ones.
+        batch_seed = hash((args.seed, step, accelerator.process_index)) % 2**63
+        inputs = random_windows(train_ids, args.batch_size, args.context, batch_seed).to(accelerator.device)
+        loss = model(input_ids=inputs, labels=inputs).loss  # the model shifts the labels itself
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        loss_value = loss.item()
+        running_loss, running_steps = running_loss + loss_value, running_steps + 1
+        tokens_seen, session_tokens = tokens_seen + tokens_per_step, session_tokens + tokens_per_step
+        done = step + 1
+        tokens_per_second = session_tokens / (time.time() - session_start)
+        progress.set_postfix(
+            loss=f"{loss_value:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", tok_s=f"{tokens_per_second:,.0f}"
+        )
+
+        if done % args.eval_every == 0 or done == args.max_steps:
+            val_loss, bits_per_byte = evaluate(model, val_ids, val_bytes, args.context, args.batch_size, accelerator)
+            history["step"].append(done)
+            history["train"].append(running_loss / running_steps)
+            history["validation"].append(val_loss)
+            history["bits_per_byte"].append(bits_per_byte)
+            running_loss, running_steps = 0.0, 0
+            if accelerator.is_main_process:
+                unwrapped = accelerator.unwrap_model(model)
+                sample = sample_text(unwrapped, tokenizer, args.sample_prompt)
+                tqdm.write(
+                    f"step {done}: train loss {history['train'][-1]:.4f}, validation loss {val_loss:.4f} "
+                    f"nats/token, {bits_per_byte:.4f} bits/byte, {tokens_seen:,} tokens seen, "
+                    f"{tokens_per_second:,.0f} tokens/s\n  sample: {sample!r}"
+                )
+                plot_losses(
+                    {"train": history["train"], "validation": history["validation"]},
+                    args.run_dir / "loss.png",
+                    ylabel="loss (nats per token)",
+                    steps=history["step"],
+                    xlabel="step",
+                )
+                save_checkpoint(
+                    checkpoint_path,
+                    model=unwrapped.state_dict(),
+                    optimizer=optimizer.state_dict(),
+                    scheduler=scheduler.state_dict(),
+                    step=done,
+                    tokens_seen=tokens_seen,
+                    history=history,
+                    seconds=timer.seconds,
+                    rng=torch.get_rng_state(),
+                )
+
+    if math.isnan(val_loss):  # resumed a finished run: just re-export
+        val_loss, bits_per_byte = evaluate(model, val_ids, val_bytes, args.context, args.batch_size, accelerator)
+    metrics = {
+        "validation loss (nats per token)": round(val_loss, 4),
+        "validation bits per byte": round(bits_per_byte, 4),
+        "train loss (last interval)": round(history["train"][-1], 4) if history["train"] else None,
+    }
+    if "bits_per_byte_before" in history:
+        metrics["validation bits per byte before fine-tuning"] = round(history["bits_per_byte_before"][0], 4)
+    if accelerator.is_main_process:
+        summary = {
+            "steps": max(start_step, args.max_steps),
+            "tokens seen": f"{tokens_seen:,}",
+            "throughput": f"{session_tokens / (time.time() - session_start):,.0f} tokens/s, evaluations included"
+            if session_tokens
+            else "-",
+            "wall time": format_duration(timer.seconds),
+            "device": describe_device(accelerator.device),
+        }
+        data = {"train": train_paths, "validation": val_path, "train_tokens": len(train_ids), "val_bytes": val_bytes}
+        export(accelerator.unwrap_model(model), tokenizer, args, metrics, summary, data)
+    return {"val_loss": val_loss, "bits_per_byte": bits_per_byte}
+
+
+def sample_text(model, tokenizer, prompt: str) -> str:
+    """A short seeded completion of `prompt`, to see what the model writes."""
+    model.eval()
+    settings = GenerationSettings(max_new_tokens=40, seed=0)
+    completion = complete(TextModel(model, tokenizer, "training"), prompt, settings)
+    model.train()
+    return completion.full_text
+
+
+# ----------------------------------------------------------------------------------------------
+# Export
+
+
+def save_model(model, folder: Path) -> str:
+    """save_pretrained in float32, or in float16 where float32 would exceed the file limit; returns the dtype."""
+    if 4 * model.num_parameters() <= FILE_LIMIT_BYTES:
+        model.save_pretrained(folder)
+        return "float32"
+    copy.deepcopy(model).half().save_pretrained(folder, max_shard_size=FILE_LIMIT_BYTES - 2**20)
+    return "float16"
+
+
+def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: dict, data: dict) -> None:
+    """Write the Hub-layout folder with its model card, and push it if asked."""
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.eos_token_id,
+        do_sample=True,
+        temperature=0.8,
+        top_k=50,
+        max_new_tokens=100,
+    )
+    stored_dtype = save_model(model, args.out_dir)
+    tokenizer.save_pretrained(args.out_dir)
+    config = model.config
+    millions = model.num_parameters() / 1e6
+    train_names = [path.name for path in data["train"]]
+    if args.init_from:
+        title = f"{args.init_from} fine-tuned on {', '.join(args.books)}"
+        source = args.init_from if Path(args.init_from).exists() else f"https://huggingface.co/{args.init_from}"
+        description = (
+            f"[{args.init_from}]({source}) ({millions:.0f}M parameters) fine-tuned "
+            f"on {len(train_names)} public-domain books with its own tokenizer, on windows of {args.context} tokens."
+        )
+        tags = ["gpt2", "text-generation", "fine-tuned", "generative-models-suite"]
+    else:
+        title = f"Small GPT-2 ({millions:.1f}M parameters) trained from scratch on public-domain novels"
+        description = (
+            f"A GPT-2 ({config.n_layer} layers, {config.n_head} heads, {config.n_embd} wide, "
+            f"{config.n_positions}-token context, {millions:.1f}M parameters) trained from scratch with a "
+            f"byte-level BPE tokenizer of {len(tokenizer)} tokens, itself trained on the training books."
+        )
+        tags = ["gpt2", "text-generation", "from-scratch", "generative-models-suite"]
+    description += (
+        " Bits per byte = total validation nats / ln 2 / UTF-8 bytes of the validation book: unlike the loss per "
+        "token, it does not depend on the tokenizer."
+    )
+    write_model_card(
+        args.out_dir,
+        library_name="transformers",
+        title=title,
+        description=description,
+        license="mit",
+        tags=tags,
+        data=(
+            f"{len(train_names)} training books ({data['train_tokens']:,} tokens, each followed by {END_OF_TEXT}): "
+            f"{', '.join(train_names)}. Validation: the whole of {data['validation'].name} "
+            f"({data['val_bytes']:,} bytes), never trained on. The books are in the public domain in the United "
+            "States: Project Gutenberg texts without the Gutenberg header and license, and tiny Shakespeare."
+        ),
+        command=args.command,
+        training={
+            "mode": f"fine-tuned from {args.init_from}" if args.init_from else "from scratch",
+            "steps": summary["steps"],
+            "batch": f"{args.batch_size} windows × {args.context} tokens per process",
+            "tokens seen": summary["tokens seen"],
+            "optimizer": f"AdamW, peak lr {args.lr}, {args.warmup_steps} warmup steps, cosine to lr/10, "
+            f"weight decay {args.weight_decay}, gradient clip 1.0",
+            "dropout": args.dropout,
+            "seed": args.seed,
+            "mixed precision": args.mixed_precision,
+            "weights stored as": stored_dtype,
+            "device": summary["device"],
+            "throughput": summary["throughput"],
+            "wall time": summary["wall time"],
+        },
+        metrics=metrics,
+        usage=(
+            "from transformers import pipeline\n"
+            f'generate = pipeline("text-generation", model="{args.push_to_hub or args.out_dir}")\n'
+            f'print(generate("{args.sample_prompt}", max_new_tokens=60, do_sample=True)[0]["generated_text"])'
+        ),
+    )
+    oversized = [path.name for path in args.out_dir.iterdir() if path.stat().st_size > FILE_LIMIT_BYTES]
+    if oversized:
+        print(f"Note: {', '.join(oversized)} exceed {FILE_LIMIT_BYTES // 2**20} MiB: push to the Hub, do not ship.")
+    print(f"Saved {args.out_dir}")
+    if args.push_to_hub:
+        print(push_to_hub(args.out_dir, args.push_to_hub, f"{title}: {metrics}"))
+
+
+if __name__ == "__main__":
+    main()
