@@ -7,8 +7,9 @@
 2. the same repo already in the local HF cache, when the Hub cannot be reached,
 3. the copy shipped with the app in `weights/<name>/`.
 
-With no network, huggingface_hub retries for about 20 s per file; the Hub step here gets a hard
-deadline instead, and once the Hub has failed to answer, later models skip it altogether.
+With no network, huggingface_hub retries for about 20 s per file. Here a first question to the
+Hub (does this repo and revision exist?) gets a hard deadline instead, and once the Hub has failed
+to answer, later models skip it altogether; only when it answers is the repo downloaded.
 A model whose folder is missing or corrupt comes back with `model=None` and a message, so the
 app can disable that tab and still start.
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import constants, snapshot_download
+from huggingface_hub import constants, model_info, snapshot_download
 from huggingface_hub.errors import (
     GatedRepoError,
     HFValidationError,
@@ -105,29 +106,19 @@ class ModelLoader:
             yield "shipped", spec.shipped_dir, f"shipped weights in {spec.shipped_label} ({hub_note})"
 
     def _download(self, spec: ModelSpec) -> tuple[Path | None, str]:
-        """Download the repo with a deadline; returns (folder or None, why not)."""
+        """Ask the Hub about the repo (with a deadline), then download it; returns (folder or None, why not)."""
         outcome: dict[str, Any] = {}
 
-        def download() -> None:
+        def ask() -> None:
             try:
-                outcome["folder"] = Path(
-                    snapshot_download(
-                        spec.repo_id,
-                        revision=spec.revision,
-                        allow_patterns=HUB_FILE_PATTERNS,
-                        cache_dir=self.cache_dir,
-                        etag_timeout=self.hub_timeout,
-                    )
-                )
+                outcome["info"] = model_info(spec.repo_id, revision=spec.revision, timeout=self.hub_timeout)
             except Exception as error:
                 outcome["error"] = error
 
-        worker = threading.Thread(target=download, daemon=True)  # left behind if the Hub hangs
+        worker = threading.Thread(target=ask, daemon=True)  # left behind if the Hub hangs
         worker.start()
         worker.join(self.hub_timeout)
         error = outcome.get("error")
-        if "folder" in outcome:
-            return outcome["folder"], ""
         if worker.is_alive():
             self.hub_down = f"no answer within {self.hub_timeout:g} s"
             return None, self.hub_down
@@ -135,8 +126,17 @@ class ModelLoader:
             return None, f"revision {spec.revision!r} not found in Hub repo {spec.repo_id}"
         if isinstance(error, (RepositoryNotFoundError, GatedRepoError, HFValidationError)):
             return None, f"Hub repo {spec.repo_id} not found or not accessible"
-        self.hub_down = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".strip(": ")
-        return None, self.hub_down
+        if error is not None:
+            self.hub_down = _short_reason(error)
+            return None, self.hub_down
+        # The Hub answered: download without a deadline (a large model can take minutes).
+        try:
+            folder = snapshot_download(
+                spec.repo_id, revision=spec.revision, allow_patterns=HUB_FILE_PATTERNS, cache_dir=self.cache_dir
+            )
+        except Exception as error:
+            return None, f"download of {spec.hub_label} failed: {_short_reason(error)}"
+        return Path(folder), ""
 
     def _cached(self, spec: ModelSpec) -> Path | None:
         try:
@@ -151,6 +151,11 @@ class ModelLoader:
             )
         except (LocalEntryNotFoundError, HFValidationError, OSError, ValueError):
             return None
+
+
+def _short_reason(error: Exception) -> str:
+    first_line = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {first_line}".strip(": ")
 
 
 def spec_from_env(

@@ -25,16 +25,24 @@ def spec(shipped):
 
 
 def fake_hub(monkeypatch, online=None, cached=None):
-    """Replace snapshot_download: `online` is called for network calls, `cached` for cache lookups."""
+    """Replace the Hub: `online(repo_id, revision)` answers the repo question and the download
+    (it may raise, hang, or return a folder); `cached` answers cache lookups."""
     calls = []
 
+    def model_info(repo_id, revision=None, **kwargs):
+        calls.append("network")
+        if online is None:
+            raise httpx.ConnectError("no network in tests")
+        online(repo_id, revision)
+
     def snapshot_download(repo_id, revision=None, local_files_only=False, **kwargs):
-        calls.append("cache" if local_files_only else "network")
+        calls.append("cache" if local_files_only else "download")
         handler = cached if local_files_only else online
         if handler is None:
             raise LocalEntryNotFoundError("not cached")
         return handler(repo_id, revision)
 
+    monkeypatch.setattr(loading, "model_info", model_info)
     monkeypatch.setattr(loading, "snapshot_download", snapshot_download)
     return calls
 
@@ -59,6 +67,20 @@ def test_unreachable_hub_falls_back_to_shipped(monkeypatch, spec):
     loaded = ModelLoader().load(spec, Autoencoder.from_pretrained)
     assert loaded.available and loaded.origin == "shipped"
     assert "Hub unreachable" in loaded.message and "ConnectError" in loaded.message
+
+
+def test_slow_download_is_not_cut_off_once_the_hub_answered(monkeypatch, spec, tmp_path):
+    hub_copy = tmp_path / "hub"
+    Autoencoder().save_pretrained(hub_copy)
+
+    def answer(repo_id, revision):
+        if calls.count("download"):
+            time.sleep(1.0)  # a big model: longer than the deadline, which only guards the question
+        return hub_copy
+
+    calls = fake_hub(monkeypatch, online=answer)
+    loaded = ModelLoader(hub_timeout=0.3).load(spec, Autoencoder.from_pretrained)
+    assert loaded.origin == "hub" and calls == ["network", "download"]
 
 
 def test_bad_revision_is_named_and_shipped_weights_used(monkeypatch, shipped):
