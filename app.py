@@ -22,8 +22,9 @@ from typing import Any
 
 import gradio as gr
 import torch
+from PIL import Image
 
-from models import dcgan, digits, face_vae
+from models import cyclegan, dcgan, digits, face_vae, text
 from models.imaging import ImageInputError, face_tensor, tensor_to_image
 from models.loading import LoadedModel, ModelLoader, spec_from_env
 
@@ -37,6 +38,9 @@ MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "digits-vae": ("generative-models-suite/mnist-vae", digits.VAE.from_pretrained),
     "faces-dcgan": ("generative-models-suite/celeba-dcgan", dcgan.load_generator),
     "faces-vae": ("generative-models-suite/celeba-vae", face_vae.load_face_vae),
+    "hair-cyclegan": ("generative-models-suite/celeba-hair-cyclegan", cyclegan.load_cyclegan),
+    "text-gpt2": ("openai-community/gpt2", text.load_text_model),  # no shipped copy: Hub or HF cache only
+    "text-gpt2-small": ("generative-models-suite/text-gpt2-small", text.load_text_model),
 }
 
 DIGIT_DISPLAY_SCALE = 8  # 28×28 → 224×224, nearest neighbour so pixels stay visible
@@ -530,6 +534,187 @@ def build_glasses_tab(tab: GlassesTab) -> None:
     sample.click(tab.sample_vae_faces, [sample_count, sample_seed], samples, api_name="sample_vae_faces")
 
 
+# ----------------------------------------------------------------------------------------------
+# Hair colour tab: the CycleGAN
+
+AUTOMATIC = "Automatic"
+HAIR_DIRECTIONS = {"Black → blond": "black_to_blond", "Blond → black": "blond_to_black", AUTOMATIC: None}
+HAIR_DISPLAY_SIZE = 256
+
+
+class HairTab:
+    def __init__(self, cyclegan_model: LoadedModel):
+        self.cyclegan = cyclegan_model
+
+    @user_errors
+    def translate_hair(self, image: str | None, direction: str = AUTOMATIC):
+        """Turn black hair blond or blond hair black, and translate the result back.
+
+        Args:
+            image: a photo of a face; its central square is used, resized to the model's size (64×64).
+            direction: "Black → blond", "Blond → black" or "Automatic" (chosen from the hair's colour).
+        Returns:
+            The face as the model sees it, the translated face, the round trip (translated back),
+            each enlarged to 256×256 for display, and a line saying which direction was used.
+        """
+        generators = require(self.cyclegan)
+        if direction not in HAIR_DIRECTIONS:
+            raise gr.Error(f"Unknown direction {direction!r}; choose one of: {', '.join(HAIR_DIRECTIONS)}.")
+        face = face_tensor(image, generators.image_size)[None]
+        chosen = HAIR_DIRECTIONS[direction]
+        note = f"{direction}."
+        if chosen is None:
+            choice = cyclegan.choose_direction(face)[0]
+            chosen, note = choice.direction, choice.message
+        translated, back = cyclegan.round_trip(generators, face, chosen)
+        return (*(self._show(image) for image in (face[0], translated[0], back[0])), note)
+
+    @staticmethod
+    def _show(image: torch.Tensor):
+        return tensor_to_image(image).resize((HAIR_DISPLAY_SIZE, HAIR_DISPLAY_SIZE), Image.Resampling.LANCZOS)
+
+
+def build_hair_tab(tab: HairTab) -> None:
+    gr.Markdown(
+        "A CycleGAN trained on CelebA faces with black and with blond hair, without pairs. "
+        "Upload a portrait or use the webcam: the model sees the central square at 64×64, "
+        "so a face filling most of the frame, with some hair above it, works best."
+    )
+    with gr.Row():
+        with gr.Column():
+            photo = ImageFile(
+                label="Face",
+                type="filepath",
+                sources=["upload", "webcam", "clipboard"],
+                height=260,
+                elem_id="hair-input",
+            )
+            direction = gr.Radio(list(HAIR_DIRECTIONS), value=AUTOMATIC, label="Direction")
+            run = gr.Button("Translate", variant="primary", elem_id="hair-translate")
+        seen = gr.Image(label="As the model sees it", format="png")
+        translated = gr.Image(label="Translated", format="png", elem_id="hair-translated")
+        round_trip = gr.Image(label="Round trip (translated back)", format="png", elem_id="hair-round-trip")
+    note = gr.Markdown(elem_id="hair-note")
+    run.click(tab.translate_hair, [photo, direction], [seen, translated, round_trip, note], api_name="translate_hair")
+
+
+# ----------------------------------------------------------------------------------------------
+# Text completion tab: GPT-2 from the Hub, or the small GPT-2 trained here
+
+MAX_PROMPT_CHARACTERS = 20_000  # far beyond any context here; spares tokenizing a novel per request
+EXAMPLE_PROMPTS = [
+    "It was a bright cold day in April, and",
+    "The old man looked out over the sea and said",
+    "Elizabeth had never seen a place",
+    "In the morning the rain had stopped and we",
+]
+
+
+class TextTab:
+    def __init__(self, models: dict[str, LoadedModel]):
+        self.models = {self.label(loaded): loaded for loaded in models.values() if loaded.available}
+
+    @staticmethod
+    def label(loaded: LoadedModel) -> str:
+        where = loaded.spec.shipped_label if loaded.origin == "shipped" else loaded.spec.hub_label
+        return f"{loaded.model.name} ({where})"
+
+    def complete_text(
+        self,
+        prompt: str,
+        max_new_tokens: float = 100,
+        temperature: float = 0.8,
+        top_k: float = 50,
+        top_p: float = 0.95,
+        repetition_penalty: float = 1.1,
+        seed: float | None = None,
+        model: str | None = None,
+    ):
+        """Continue a prompt with GPT-2, streaming the text as it is generated.
+
+        Args:
+            prompt: the beginning of a text; a prompt longer than the model's context keeps its end.
+            max_new_tokens: at most this many new tokens, 1 to 512.
+            temperature: 0 (always the likeliest token) to 2 (wilder).
+            top_k: sample among the k likeliest tokens only; 0 turns it off.
+            top_p: sample among the likeliest tokens that make up this much probability, 0.01 to 1.
+            repetition_penalty: 1 (none) to 2; discourages repeating tokens.
+            seed: random seed for reproducible text; empty picks one (reported in the status).
+            model: which model answers (see the tab's choices); empty takes the first available.
+        Yields:
+            The prompt and its continuation so far, and a status line (tokens per second, seed, notices).
+        """
+        if not self.models:
+            raise gr.Error("No text model is available: see where the weights came from at the top of the page.")
+        loaded = self.models.get(model) if model else next(iter(self.models.values()))
+        if loaded is None:
+            raise gr.Error(f"Unknown model {model!r}; choose one of: {', '.join(self.models)}.")
+        prompt = prompt or ""
+        notice = ""
+        if len(prompt) > MAX_PROMPT_CHARACTERS:
+            prompt = prompt[-MAX_PROMPT_CHARACTERS:]
+            notice = f"The prompt was cut to its last {MAX_PROMPT_CHARACTERS:,} characters. "
+        try:
+            settings = text.GenerationSettings(
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                repetition_penalty=repetition_penalty,
+                seed=None if seed is None or seed == "" else seed,
+            ).clamped()
+            for part in text.stream_completion(loaded.model, prompt, settings):
+                yield part.full_text, notice + part.status
+        except ValueError as error:  # empty prompt, a setting that is not a number
+            raise gr.Error(str(error)) from error
+
+
+def build_text_tab(tab: TextTab) -> None:
+    gr.Markdown(
+        "Type the beginning of a text and watch GPT-2 continue it, token by token. "
+        "Without the Hub, the small GPT-2 trained here on public-domain novels answers."
+    )
+    choices = list(tab.models)
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Textbox(label="Prompt", lines=4, placeholder="It was a dark and stormy night;")
+            gr.Examples([[example] for example in EXAMPLE_PROMPTS], inputs=prompt)
+            output = gr.Textbox(label="Completion", lines=12, elem_id="text-output", buttons=["copy"])
+            status = gr.Markdown(elem_id="text-status")
+        with gr.Column(scale=1):
+            model = gr.Radio(choices, value=choices[0] if choices else None, label="Model")
+            max_new_tokens = gr.Slider(1, text.MAX_NEW_TOKENS, value=100, step=1, label="Max new tokens")
+            temperature = gr.Slider(0, text.MAX_TEMPERATURE, value=0.8, step=0.05, label="Temperature")
+            top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (0: off)")
+            top_p = gr.Slider(0.01, 1, value=0.95, step=0.01, label="Top-p")
+            repetition_penalty = gr.Slider(
+                1, text.MAX_REPETITION_PENALTY, value=1.1, step=0.05, label="Repetition penalty"
+            )
+            seed = gr.Number(value=None, precision=0, label="Seed (empty: random)", minimum=0, maximum=MAX_SEED)
+            with gr.Row():
+                run = gr.Button("Generate", variant="primary", elem_id="text-generate")
+                stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
+    inputs = [prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, model]
+    # Generation has its own queue slot, so image tabs never wait behind a long completion.
+    generation = run.click(
+        tab.complete_text,
+        inputs,
+        [output, status],
+        api_name="complete_text",
+        concurrency_id="text",
+        concurrency_limit=1,
+    )
+    submit = prompt.submit(
+        tab.complete_text,
+        inputs,
+        [output, status],
+        api_visibility="private",
+        concurrency_id="text",
+        concurrency_limit=1,
+    )
+    stop.click(None, cancels=[generation, submit])
+
+
 def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
     with gr.Blocks(title="Generative models suite") as demo:
         gr.Markdown(
@@ -551,6 +736,13 @@ def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
         with gr.Tab("Glasses arithmetic: face VAE", id="glasses"):
             gr.Markdown(model_status({"faces-vae": models["faces-vae"]}))
             build_glasses_tab(GlassesTab(models["faces-vae"]))
+        with gr.Tab("Hair colour: CycleGAN", id="hair"):
+            gr.Markdown(model_status({"hair-cyclegan": models["hair-cyclegan"]}))
+            build_hair_tab(HairTab(models["hair-cyclegan"]))
+        with gr.Tab("Text completion: GPT-2", id="text"):
+            text_models = {name: models[name] for name in ("text-gpt2", "text-gpt2-small")}
+            gr.Markdown(model_status(text_models))
+            build_text_tab(TextTab(text_models))
 
         # A trivial endpoint: the benchmark's baseline, and a health check for deployments.
         status_button = gr.Button(visible=False)

@@ -1,7 +1,7 @@
-"""The face tabs' endpoints through gradio_client, on tiny models this test trains itself.
+"""The face and text tabs' endpoints through gradio_client, on tiny models this test trains itself.
 
-This checks the wiring (inputs, outputs, seeds, bad input), whatever weights are shipped;
-the quality of the shipped face models is checked by their own tests and model cards.
+This checks the wiring (inputs, outputs, seeds, streaming, bad input), whatever weights are
+shipped; the quality of shipped models is checked by their own tests and model cards.
 """
 
 import pytest
@@ -10,20 +10,29 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tests.conftest import running_app
-from training import train_dcgan, train_face_vae
+from training import train_cyclegan, train_dcgan, train_face_vae, train_gpt
 from training.faces import tiny_synthetic_faces
 
 FIRST_PRESET = "man with glasses - man without + woman without = woman with glasses"
 
 
 @pytest.fixture(scope="module")
-def faces_client(tmp_path_factory):
+def tiny_client(tmp_path_factory):
     root = tmp_path_factory.mktemp("faces")
     data = tiny_synthetic_faces(root / "data", count=64)
     weights = root / "weights"
     common = ["--data-dir", str(data), "--tiny", "--batch-size", "16"]
     train_face_vae.main([*common, "--out-dir", str(weights / "faces-vae"), "--run-dir", str(root / "run-vae")])
     train_dcgan.main([*common, "--out-dir", str(weights / "faces-dcgan"), "--run-dir", str(root / "run-gan")])
+    train_cyclegan.main([*common, "--out-dir", str(weights / "hair-cyclegan"), "--run-dir", str(root / "run-hair")])
+    books = root / "books"
+    books.mkdir()
+    for name in ("first.txt", "second.txt", "held_out.txt"):
+        (books / name).write_text("The quick brown fox jumps over the lazy dog. It was a cold day in April. " * 150)
+    train_gpt.main(
+        ["--data-dir", str(books), "--val-book", "held_out.txt", "--tiny"]
+        + ["--out-dir", str(weights / "text-gpt2-small"), "--run-dir", str(root / "run-text")]
+    )
     with running_app(root / "app.log", "--weights-dir", str(weights)) as url:
         yield Client(url, verbose=False)
 
@@ -39,32 +48,32 @@ def images(gallery) -> list[Image.Image]:
     return [Image.open(item["image"]) for item in gallery]
 
 
-def test_status_reports_the_tiny_models(faces_client):
-    status = faces_client.predict(api_name="/model_status")
+def test_status_reports_the_tiny_models(tiny_client):
+    status = tiny_client.predict(api_name="/model_status")
     assert "faces-vae**: shipped weights" in status and "faces-dcgan**: shipped weights" in status
     assert "digits-ae**: disabled" in status  # this weights folder has no digits models: that tab says so
 
 
-def test_generate_faces_is_seeded(faces_client):
-    first = images(faces_client.predict(4, 10, 1.0, "DCGAN", api_name="/generate_faces"))
+def test_generate_faces_is_seeded(tiny_client):
+    first = images(tiny_client.predict(4, 10, 1.0, "DCGAN", api_name="/generate_faces"))
     assert len(first) == 4 and first[0].size == (64, 64)
-    shifted = images(faces_client.predict(2, 11, 1.0, "DCGAN", api_name="/generate_faces"))
+    shifted = images(tiny_client.predict(2, 11, 1.0, "DCGAN", api_name="/generate_faces"))
     assert list(shifted[0].getdata()) == list(first[1].getdata())  # face i comes from seed + i
-    vae_faces = images(faces_client.predict(3, 10, 1.0, "VAE", api_name="/generate_faces"))
+    vae_faces = images(tiny_client.predict(3, 10, 1.0, "VAE", api_name="/generate_faces"))
     assert len(vae_faces) == 3 and list(vae_faces[0].getdata()) != list(first[0].getdata())
 
 
-def test_interpolate_faces_gives_a_strip_and_a_gif(faces_client):
-    strip, gif = faces_client.predict(3, 7, 5, 1.0, api_name="/interpolate_faces")
+def test_interpolate_faces_gives_a_strip_and_a_gif(tiny_client):
+    strip, gif = tiny_client.predict(3, 7, 5, 1.0, api_name="/interpolate_faces")
     strip = images(strip)
     assert len(strip) == 5
-    ends = images(faces_client.predict(1, 3, 1.0, "DCGAN", api_name="/generate_faces"))
+    ends = images(tiny_client.predict(1, 3, 1.0, "DCGAN", api_name="/generate_faces"))
     assert list(strip[0].getdata()) == list(ends[0].getdata())
     assert Image.open(gif).n_frames == 8  # 5 there, 3 back
 
 
-def test_glasses_presets_custom_weights_and_stand_ins(faces_client, photo):
-    result, inputs = faces_client.predict(
+def test_glasses_presets_custom_weights_and_stand_ins(tiny_client, photo):
+    result, inputs = tiny_client.predict(
         FIRST_PRESET, 0, 0, 0, 0, None, None, None, None, api_name="/glasses_arithmetic"
     )
     assert Image.open(result).size == (64, 64)
@@ -73,27 +82,27 @@ def test_glasses_presets_custom_weights_and_stand_ins(faces_client, photo):
         "-1 × Men without glasses",
         "+1 × Women without glasses",
     ]
-    custom, custom_inputs = faces_client.predict(
+    custom, custom_inputs = tiny_client.predict(
         "Custom weights (below)", 0, 0, 0, 1, None, None, None, handle_file(photo), api_name="/glasses_arithmetic"
     )
-    stand_in, _ = faces_client.predict(
+    stand_in, _ = tiny_client.predict(
         "Custom weights (below)", 0, 0, 0, 1, None, None, None, None, api_name="/glasses_arithmetic"
     )
     assert list(Image.open(custom).getdata()) != list(Image.open(stand_in).getdata())
     with pytest.raises(AppError, match="All weights are zero"):
-        faces_client.predict(
+        tiny_client.predict(
             "Custom weights (below)", 0, 0, 0, 0, None, None, None, None, api_name="/glasses_arithmetic"
         )
 
 
-def test_edit_interpolate_and_sample(faces_client, photo):
-    before, after = faces_client.predict(handle_file(photo), 2.5, api_name="/edit_glasses")
-    unchanged, same = faces_client.predict(handle_file(photo), 0, api_name="/edit_glasses")
+def test_edit_interpolate_and_sample(tiny_client, photo):
+    before, after = tiny_client.predict(handle_file(photo), 2.5, api_name="/edit_glasses")
+    unchanged, same = tiny_client.predict(handle_file(photo), 0, api_name="/edit_glasses")
     assert list(Image.open(unchanged).getdata()) == list(Image.open(same).getdata())  # strength 0: reconstruction
     assert list(Image.open(before).getdata()) != list(Image.open(after).getdata())
-    blend = images(faces_client.predict(handle_file(photo), handle_file(photo), 4, api_name="/interpolate_vae"))
+    blend = images(tiny_client.predict(handle_file(photo), handle_file(photo), 4, api_name="/interpolate_vae"))
     assert len(blend) == 4
-    assert len(images(faces_client.predict(6, 2, api_name="/sample_vae_faces"))) == 6
+    assert len(images(tiny_client.predict(6, 2, api_name="/sample_vae_faces"))) == 6
 
 
 @pytest.mark.parametrize(
@@ -103,10 +112,57 @@ def test_edit_interpolate_and_sample(faces_client, photo):
         (lambda path: path.write_bytes(b"GIF89a not really"), "truncated or corrupt|not an image"),
     ],
 )
-def test_bad_faces_get_clear_messages(faces_client, tmp_path, make, message):
+def test_bad_faces_get_clear_messages(tiny_client, tmp_path, make, message):
     path = tmp_path / "face.png"
     make(path)
     with pytest.raises(AppError, match=message):
-        faces_client.predict(handle_file(str(path)), 1.0, api_name="/edit_glasses")
+        tiny_client.predict(handle_file(str(path)), 1.0, api_name="/edit_glasses")
     with pytest.raises(AppError, match="greater than maximum"):
-        faces_client.predict(1000, 0, 1.0, "DCGAN", api_name="/generate_faces")
+        tiny_client.predict(1000, 0, 1.0, "DCGAN", api_name="/generate_faces")
+
+
+# --- hair -------------------------------------------------------------------------------------
+
+
+def test_translate_hair_both_directions_and_automatic(tiny_client, tmp_path):
+    import numpy as np
+
+    from training.faces import _cartoon_face
+
+    blond = tmp_path / "blond.png"
+    _cartoon_face(256, {"Blond_Hair": 1, "Eyeglasses": 0}, np.random.default_rng(0)).save(blond)
+    seen, translated, back, note = tiny_client.predict(handle_file(str(blond)), "Automatic", api_name="/translate_hair")
+    assert "blond → black" in note
+    assert all(Image.open(path).size == (256, 256) for path in (seen, translated, back))
+    _, _, _, forced = tiny_client.predict(handle_file(str(blond)), "Black → blond", api_name="/translate_hair")
+    assert forced == "Black → blond."
+    with pytest.raises(AppError, match="not in the list of choices"):
+        tiny_client.predict(handle_file(str(blond)), "Purple", api_name="/translate_hair")
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def complete(client, prompt, seed=1, max_new_tokens=12):
+    return client.predict(prompt, max_new_tokens, 0.8, 50, 0.95, 1.1, seed, None, api_name="/complete_text")
+
+
+def test_complete_text_streams_and_is_seeded(tiny_client):
+    job = tiny_client.submit("It was a cold day", 16, 0.8, 50, 0.95, 1.1, 5, None, api_name="/complete_text")
+    updates = list(job)
+    assert len(updates) >= 3  # partial results arrive before the end
+    final_text, status = job.result()
+    assert final_text.startswith("It was a cold day") and len(final_text) > len("It was a cold day")
+    assert "tokens/s" in status and "seed 5" in status
+    assert complete(tiny_client, "It was a cold day", seed=5, max_new_tokens=16)[0] == final_text
+
+
+def test_text_bad_input(tiny_client):
+    with pytest.raises(AppError, match="empty"):
+        complete(tiny_client, "   ")
+    long_text, status = complete(tiny_client, "fox " * 6000)
+    assert "cut to its last 20,000 characters" in status and "only its last" in status
+    clean, _ = complete(tiny_client, "The fox\x00\x07 jumps 🦊")
+    assert "\x00" not in clean and "🦊" in clean
+    with pytest.raises(AppError, match="greater than maximum"):
+        complete(tiny_client, "The fox", max_new_tokens=100_000)
