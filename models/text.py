@@ -17,18 +17,14 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    GenerationConfig,
-    PreTrainedModel,
-    StoppingCriteria,
-    StoppingCriteriaList,
-    TextIteratorStreamer,
-)
+
+# transformers takes seconds to import: it is imported where a model is loaded or run, so the
+# app starts fast and pays for it only when it has a text model.
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 MAX_NEW_TOKENS = 512
 MAX_TEMPERATURE = 2.0
@@ -63,6 +59,8 @@ def load_text_model(folder: Path) -> TextModel:
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} has no config.json: not a model folder")
     # dtype=float32: weights shipped in float16 are upcast, as half precision is slow and lossy on CPU.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model.eval()
@@ -195,8 +193,12 @@ class Completion:
         return f"{line}. {self.notice}" if self.notice else line
 
 
-class _StopAndCount(StoppingCriteria):
-    """Stops generation once a stop event is set; counts the new tokens as they come."""
+class _StopAndCount:
+    """Stops generation once a stop event is set; counts the new tokens as they come.
+
+    transformers calls each stopping criterion as `criterion(input_ids, scores)`; this is one in all
+    but name (subclassing StoppingCriteria would import transformers when the app starts).
+    """
 
     def __init__(self, prompt_length: int, stop_events: list[threading.Event]):
         self.prompt_length = prompt_length
@@ -223,6 +225,8 @@ def stream_completion(
     (`Completion.truncated`, `Completion.notice`). Raises ValueError for an empty prompt. Generations on
     one model run one at a time, so that a seed always gives the same text.
     """
+    from transformers import GenerationConfig, StoppingCriteriaList, TextIteratorStreamer
+
     prompt = clean_prompt(prompt)
     settings = (settings or GenerationSettings()).clamped()
     seed = settings.seed if settings.seed is not None else random.randint(0, MAX_SEED)
