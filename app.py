@@ -48,6 +48,7 @@ MAX_SAMPLES = 64
 MAX_STEPS = 16
 MAX_SEED = 2**31 - 1
 UPLOAD_LIMIT = "10mb"
+CSS = "#digit-input img, #digit-ae img, #digit-vae img, #digit-samples img { image-rendering: pixelated; }"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -715,6 +716,11 @@ def build_text_tab(tab: TextTab) -> None:
     stop.click(None, cancels=[generation, submit])
 
 
+def show_sources(models: dict[str, LoadedModel], *names: str, elem_id: str | None = None) -> gr.Markdown:
+    """The line at the top of a tab saying where each of its models' weights came from."""
+    return gr.Markdown(model_status({name: models[name] for name in names}), elem_id=elem_id)
+
+
 def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
     with gr.Blocks(title="Generative models suite") as demo:
         gr.Markdown(
@@ -725,24 +731,20 @@ def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
         with gr.Accordion("Where the weights came from", open=False):
             status = gr.Markdown(model_status(models), elem_id="model-status")
         with gr.Tab("Digits: autoencoder and VAE", id="digits"):
-            gr.Markdown(
-                model_status({name: models[name] for name in ("digits-ae", "digits-vae")}),
-                elem_id="digits-source",
-            )
+            show_sources(models, "digits-ae", "digits-vae", elem_id="digits-source")
             build_digits_tab(DigitsTab(models["digits-ae"], models["digits-vae"]))
         with gr.Tab("Face generation: DCGAN", id="faces"):
-            gr.Markdown(model_status({name: models[name] for name in ("faces-dcgan", "faces-vae")}))
+            show_sources(models, "faces-dcgan", "faces-vae", elem_id="faces-source")
             build_faces_tab(FacesTab(models["faces-dcgan"], models["faces-vae"]))
         with gr.Tab("Glasses arithmetic: face VAE", id="glasses"):
-            gr.Markdown(model_status({"faces-vae": models["faces-vae"]}))
+            show_sources(models, "faces-vae", elem_id="glasses-source")
             build_glasses_tab(GlassesTab(models["faces-vae"]))
         with gr.Tab("Hair colour: CycleGAN", id="hair"):
-            gr.Markdown(model_status({"hair-cyclegan": models["hair-cyclegan"]}))
+            show_sources(models, "hair-cyclegan", elem_id="hair-source")
             build_hair_tab(HairTab(models["hair-cyclegan"]))
         with gr.Tab("Text completion: GPT-2", id="text"):
-            text_models = {name: models[name] for name in ("text-gpt2", "text-gpt2-small")}
-            gr.Markdown(model_status(text_models))
-            build_text_tab(TextTab(text_models))
+            show_sources(models, "text-gpt2", "text-gpt2-small", elem_id="text-source")
+            build_text_tab(TextTab({name: models[name] for name in ("text-gpt2", "text-gpt2-small")}))
 
         # A trivial endpoint: the benchmark's baseline, and a health check for deployments.
         status_button = gr.Button(visible=False)
@@ -772,10 +774,6 @@ def main(argv: list[str] | None = None) -> None:
         )
     demo.block_thread()
 
-
-CSS = """
-#digit-input img, #digit-ae img, #digit-vae img, #digit-samples img { image-rendering: pixelated; }
-"""
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,10 @@ Prints, for each endpoint: in-process latency (the tab's handler called directly
 latency through gradio_client against a real `python app.py` server (median and p95), next to
 the trivial /model_status endpoint measured in the same run; cold start to the first HTTP 200;
 the server's resident memory; and training throughput. Runs offline, on the shipped weights.
+
+End to end is measured twice: with gradio_client downloading every output file (what a script
+gets by default), and with `download_files=False` (the server's complete answer, file URLs
+included). The difference is the client's own per-file download, the same for any app.
 """
 
 from __future__ import annotations
@@ -116,6 +120,7 @@ def main() -> None:
         memory = psutil.Process(server.pid)
         results["server_rss_mb_idle"] = memory.memory_info().rss / 2**20
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        url_client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
         cases = endpoint_cases(files)
         latency = {}
         for api_name, (client_args, in_process) in cases.items():
@@ -126,6 +131,9 @@ def main() -> None:
             latency[api_name] = {
                 "in_process": time_calls(in_process, args.calls),
                 "end_to_end": time_calls(lambda w=wrapped, a=api_name: client.predict(*w, api_name=a), args.calls),
+                "end_to_end_urls": time_calls(
+                    lambda w=wrapped, a=api_name: url_client.predict(*w, api_name=a), args.calls
+                ),
             }
         results["latency"] = latency
         results["server_rss_mb_after"] = memory.memory_info().rss / 2**20
@@ -140,15 +148,14 @@ def main() -> None:
         f"{results['server_rss_mb_after']:.0f} MB after the benchmark"
     )
     print(
-        f"{'endpoint':<22} {'in-process median/p95 (ms)':>28} {'end-to-end median/p95 (ms)':>28} {'e2e - trivial':>14}"
+        f"{'endpoint':<22} {'in-process':>17} {'end to end, files':>19} {'end to end, URLs':>19} {'URLs-trivial':>13}"
     )
-    trivial = latency["/model_status"]["end_to_end"]["median_ms"]
+    print(f"{'':<22} {'median / p95 ms':>17} {'median / p95 ms':>19} {'median / p95 ms':>19} {'median ms':>13}")
+    trivial = latency["/model_status"]["end_to_end_urls"]["median_ms"]
     for api_name, figures in latency.items():
-        inner, outer = figures["in_process"], figures["end_to_end"]
-        print(
-            f"{api_name:<22} {inner['median_ms']:>16.2f} / {inner['p95_ms']:>8.2f} "
-            f"{outer['median_ms']:>18.2f} / {outer['p95_ms']:>7.2f} {outer['median_ms'] - trivial:>+14.2f}"
-        )
+        row = [figures[key] for key in ("in_process", "end_to_end", "end_to_end_urls")]
+        cells = " ".join(f"{cell['median_ms']:>10.1f} / {cell['p95_ms']:>6.1f}" for cell in row)
+        print(f"{api_name:<22} {cells} {row[2]['median_ms'] - trivial:>+13.1f}")
     print(
         f"autoencoder training, batch 32: {results['autoencoder_training_images_per_s_batch32']:,.0f} images/s "
         f"({results['torch_threads']} torch threads, {results['cpu_count']} CPUs)"

@@ -86,3 +86,25 @@ def test_empty_drawing_shows_a_message(page):
     page.locator("#digit-sketch").get_by_role("button", name="Clear canvas").first.click(timeout=5_000)
     page.locator("#reconstruct-drawing").click()
     page.get_by_text("The drawing is empty").first.wait_for(timeout=15_000)
+
+
+@pytest.mark.parametrize(
+    "tab, source_id, models",
+    [
+        ("Face generation: DCGAN", "faces-source", ["faces-dcgan", "faces-vae"]),
+        ("Glasses arithmetic: face VAE", "glasses-source", ["faces-vae"]),
+        ("Hair colour: CycleGAN", "hair-source", ["hair-cyclegan"]),
+        ("Text completion: GPT-2", "text-source", ["text-gpt2", "text-gpt2-small"]),
+    ],
+)
+def test_every_tab_says_where_its_weights_come_from(page, tab, source_id, models):
+    page.get_by_role("tab", name=tab).click()
+    source = page.locator(f"#{source_id}")
+    source.wait_for(timeout=10_000)
+    lines = source.inner_text().splitlines()
+    for name in models:
+        line = next(line for line in lines if line.startswith(name))
+        assert any(
+            origin in line for origin in ("shipped weights in weights/", "Hub repo", "disabled: no weights found")
+        )
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
