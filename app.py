@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def load_models(
     offline: bool, overrides: dict[str, str], hub_timeout: float = 3.0, weights_dir: Path = WEIGHTS
 ) -> dict[str, LoadedModel]:
-    loader = ModelLoader(offline=offline, hub_timeout=hub_timeout)
+    loader = ModelLoader(offline=offline or None, hub_timeout=hub_timeout)  # not --offline: HF_HUB_OFFLINE decides
     loaded = {}
     for name, (default_repo, load_fn) in MODELS.items():
         spec = spec_from_env(name, default_repo, weights_dir / name, overrides)

@@ -70,8 +70,9 @@ class LoadedModel:
 class ModelLoader:
     """Resolves and loads model folders, remembering when the Hub is unreachable."""
 
-    def __init__(self, offline: bool = False, hub_timeout: float = 3.0, cache_dir: str | Path | None = None):
-        self.offline = offline or constants.HF_HUB_OFFLINE
+    def __init__(self, offline: bool | None = None, hub_timeout: float = 3.0, cache_dir: str | Path | None = None):
+        """`offline=None` follows HF_HUB_OFFLINE; True or False overrides it."""
+        self.offline = constants.HF_HUB_OFFLINE if offline is None else offline
         self.hub_timeout = hub_timeout
         self.cache_dir = cache_dir
         self.hub_down: str | None = "offline mode" if self.offline else None

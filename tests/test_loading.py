@@ -49,7 +49,7 @@ def fake_hub(monkeypatch, online=None, cached=None):
 
 def test_hub_that_hangs_falls_back_within_the_deadline(monkeypatch, spec):
     calls = fake_hub(monkeypatch, online=lambda *_: time.sleep(30))
-    loader = ModelLoader(hub_timeout=0.5)
+    loader = ModelLoader(offline=False, hub_timeout=0.5)
     started = time.monotonic()
     first = loader.load(spec, Autoencoder.from_pretrained)
     second = loader.load(spec, Autoencoder.from_pretrained)
@@ -64,7 +64,7 @@ def test_unreachable_hub_falls_back_to_shipped(monkeypatch, spec):
         raise httpx.ConnectError("Name or service not known")
 
     fake_hub(monkeypatch, online=refuse)
-    loaded = ModelLoader().load(spec, Autoencoder.from_pretrained)
+    loaded = ModelLoader(offline=False).load(spec, Autoencoder.from_pretrained)
     assert loaded.available and loaded.origin == "shipped"
     assert "Hub unreachable" in loaded.message and "ConnectError" in loaded.message
 
@@ -79,7 +79,7 @@ def test_slow_download_is_not_cut_off_once_the_hub_answered(monkeypatch, spec, t
         return hub_copy
 
     calls = fake_hub(monkeypatch, online=answer)
-    loaded = ModelLoader(hub_timeout=0.3).load(spec, Autoencoder.from_pretrained)
+    loaded = ModelLoader(offline=False, hub_timeout=0.3).load(spec, Autoencoder.from_pretrained)
     assert loaded.origin == "hub" and calls == ["network", "download"]
 
 
@@ -91,7 +91,7 @@ def test_bad_revision_is_named_and_shipped_weights_used(monkeypatch, shipped):
 
     fake_hub(monkeypatch, online=missing_revision)
     spec = ModelSpec(name="digits-ae", repo_id="someone/mnist-ae", shipped_dir=shipped, revision="no-such-tag")
-    loaded = ModelLoader().load(spec, Autoencoder.from_pretrained)
+    loaded = ModelLoader(offline=False).load(spec, Autoencoder.from_pretrained)
     assert loaded.origin == "shipped"
     assert "revision 'no-such-tag' not found in Hub repo someone/mnist-ae" in loaded.message
 
@@ -100,7 +100,7 @@ def test_reachable_hub_is_preferred(monkeypatch, spec, tmp_path):
     hub_copy = tmp_path / "hub"
     Autoencoder().save_pretrained(hub_copy)
     fake_hub(monkeypatch, online=lambda *_: hub_copy)
-    loaded = ModelLoader().load(spec, Autoencoder.from_pretrained)
+    loaded = ModelLoader(offline=False).load(spec, Autoencoder.from_pretrained)
     assert loaded.origin == "hub" and loaded.folder == hub_copy
     assert loaded.message == "Hub repo someone/mnist-ae"
 
@@ -120,7 +120,7 @@ def test_corrupt_hub_copy_falls_back_to_shipped(monkeypatch, spec, tmp_path):
     Autoencoder().save_pretrained(broken)
     (broken / "model.safetensors").write_bytes(b"not a safetensors file")
     fake_hub(monkeypatch, online=lambda *_: broken)
-    loaded = ModelLoader().load(spec, Autoencoder.from_pretrained)
+    loaded = ModelLoader(offline=False).load(spec, Autoencoder.from_pretrained)
     assert loaded.origin == "shipped"
 
 
