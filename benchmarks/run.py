@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import psutil
 import torch
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import draw_digit, free_port, wait_for_http  # noqa: E402
+from training.faces import cartoon_face  # noqa: E402
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -51,28 +53,67 @@ def time_calls(call: Callable[[], object], count: int, warmup: int = 3) -> dict[
     return percentiles(samples)
 
 
-def endpoint_cases(files: dict[str, str]) -> dict[str, tuple[tuple, Callable]]:
-    """api name -> (arguments for gradio_client, in-process call of the same handler)."""
+def endpoint_cases(files: dict[str, str], weights_dir: Path) -> dict[str, tuple[tuple, Callable]]:
+    """api name -> (arguments for gradio_client, in-process call of the same handler).
+
+    Endpoints whose model is not available (no shipped weights, no Hub) are left out.
+    """
     import app
 
-    models = app.load_models(offline=True, overrides={})
+    models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
+    available = {name for name, loaded in models.items() if loaded.available}
     digits_tab = app.DigitsTab(models["digits-ae"], models["digits-vae"])
-    return {
-        "/model_status": ((), lambda: app.model_status(models)),
-        "/reconstruct_digit": ((files["zero"],), lambda: digits_tab.reconstruct_digit(files["zero"])),
-        "/sample_digits": ((16, 0), lambda: digits_tab.sample_digits(16, 0)),
+    faces_tab = app.FacesTab(models["faces-dcgan"], models["faces-vae"])
+    glasses_tab = app.GlassesTab(models["faces-vae"])
+    hair_tab = app.HairTab(models["hair-cyclegan"])
+    preset = next(iter(app.face_vae.PRESETS))
+    no_faces = (None, None, None, None)
+    cases = {
+        "/model_status": (set(), (), lambda: app.model_status(models)),
+        "/reconstruct_digit": (
+            {"digits-ae", "digits-vae"},
+            (files["zero"],),
+            lambda: digits_tab.reconstruct_digit(files["zero"]),
+        ),
+        "/sample_digits": ({"digits-vae"}, (16, 0), lambda: digits_tab.sample_digits(16, 0)),
         "/interpolate_digits": (
+            {"digits-vae"},
             (files["one"], files["zero"], 8),
             lambda: digits_tab.interpolate_digits(files["one"], files["zero"], 8),
         ),
+        "/generate_faces": ({"faces-dcgan"}, (16, 0, 1.0, "DCGAN"), lambda: faces_tab.generate_faces(16, 0, 1.0)),
+        "/interpolate_faces": ({"faces-dcgan"}, (0, 1, 10, 1.0), lambda: faces_tab.interpolate_faces(0, 1, 10, 1.0)),
+        "/glasses_arithmetic": (
+            {"faces-vae"},
+            (preset, 0, 0, 0, 0, *no_faces),
+            lambda: glasses_tab.glasses_arithmetic(preset, 0, 0, 0, 0, *no_faces),
+        ),
+        "/edit_glasses": ({"faces-vae"}, (files["face"], 1.5), lambda: glasses_tab.edit_glasses(files["face"], 1.5)),
+        "/interpolate_vae": (
+            {"faces-vae"},
+            (files["face"], files["face"], 8),
+            lambda: glasses_tab.interpolate_vae(files["face"], files["face"], 8),
+        ),
+        "/sample_vae_faces": ({"faces-vae"}, (16, 0), lambda: glasses_tab.sample_vae_faces(16, 0)),
+        "/translate_hair": (
+            {"hair-cyclegan"},
+            (files["face"], "Automatic"),
+            lambda: hair_tab.translate_hair(files["face"], "Automatic"),
+        ),
+        "/translate_hair (256×256 input)": (
+            {"hair-cyclegan"},
+            (files["face256"], "Automatic"),
+            lambda: hair_tab.translate_hair(files["face256"], "Automatic"),
+        ),
     }
+    return {name: (args, call) for name, (needs, args, call) in cases.items() if needs <= available}
 
 
-def start_server(port: int) -> tuple[subprocess.Popen, float]:
+def start_server(port: int, weights_dir: Path) -> tuple[subprocess.Popen, float]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)],
+        [sys.executable, "app.py", "--port", str(port), "--weights-dir", str(weights_dir)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -103,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=50, help="timed calls per endpoint (at least 50 for the report)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--weights-dir", type=Path, default=ROOT / "weights", help="the model folders to serve")
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
@@ -111,29 +153,28 @@ def main() -> None:
     for kind in ("one", "zero"):
         files[kind] = str(workdir / f"{kind}.png")
         draw_digit(kind).save(files[kind])
+    for name, size in (("face", 400), ("face256", 256)):
+        files[name] = str(workdir / f"{name}.png")
+        cartoon_face(size, {"Blond_Hair": 0, "Eyeglasses": 0}, np.random.default_rng(0)).save(files[name])
 
     results: dict[str, object] = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     port = free_port()
-    server, cold_start = start_server(port)
+    server, cold_start = start_server(port, args.weights_dir)
     results["cold_start_s"] = cold_start
     try:
         memory = psutil.Process(server.pid)
         results["server_rss_mb_idle"] = memory.memory_info().rss / 2**20
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         url_client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
-        cases = endpoint_cases(files)
+        cases = endpoint_cases(files, args.weights_dir)
         latency = {}
         for api_name, (client_args, in_process) in cases.items():
-            wrapped = [
-                handle_file(value) if isinstance(value, str) and value.endswith(".png") else value
-                for value in client_args
-            ]
+            wrapped = [handle_file(value) if value in files.values() else value for value in client_args]
+            api = api_name.split(" ")[0]  # "/translate_hair (256×256 input)" calls /translate_hair
             latency[api_name] = {
                 "in_process": time_calls(in_process, args.calls),
-                "end_to_end": time_calls(lambda w=wrapped, a=api_name: client.predict(*w, api_name=a), args.calls),
-                "end_to_end_urls": time_calls(
-                    lambda w=wrapped, a=api_name: url_client.predict(*w, api_name=a), args.calls
-                ),
+                "end_to_end": time_calls(lambda w=wrapped, a=api: client.predict(*w, api_name=a), args.calls),
+                "end_to_end_urls": time_calls(lambda w=wrapped, a=api: url_client.predict(*w, api_name=a), args.calls),
             }
         results["latency"] = latency
         results["server_rss_mb_after"] = memory.memory_info().rss / 2**20
@@ -148,14 +189,14 @@ def main() -> None:
         f"{results['server_rss_mb_after']:.0f} MB after the benchmark"
     )
     print(
-        f"{'endpoint':<22} {'in-process':>17} {'end to end, files':>19} {'end to end, URLs':>19} {'URLs-trivial':>13}"
+        f"{'endpoint':<32} {'in-process':>17} {'end to end, files':>19} {'end to end, URLs':>19} {'URLs-trivial':>13}"
     )
-    print(f"{'':<22} {'median / p95 ms':>17} {'median / p95 ms':>19} {'median / p95 ms':>19} {'median ms':>13}")
+    print(f"{'':<32} {'median / p95 ms':>17} {'median / p95 ms':>19} {'median / p95 ms':>19} {'median ms':>13}")
     trivial = latency["/model_status"]["end_to_end_urls"]["median_ms"]
     for api_name, figures in latency.items():
         row = [figures[key] for key in ("in_process", "end_to_end", "end_to_end_urls")]
         cells = " ".join(f"{cell['median_ms']:>10.1f} / {cell['p95_ms']:>6.1f}" for cell in row)
-        print(f"{api_name:<22} {cells} {row[2]['median_ms'] - trivial:>+13.1f}")
+        print(f"{api_name:<32} {cells} {row[2]['median_ms'] - trivial:>+13.1f}")
     print(
         f"autoencoder training, batch 32: {results['autoencoder_training_images_per_s_batch32']:,.0f} images/s "
         f"({results['torch_threads']} torch threads, {results['cpu_count']} CPUs)"

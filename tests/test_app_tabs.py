@@ -127,10 +127,10 @@ def test_bad_faces_get_clear_messages(tiny_client, tmp_path, make, message):
 def test_translate_hair_both_directions_and_automatic(tiny_client, tmp_path):
     import numpy as np
 
-    from training.faces import _cartoon_face
+    from training.faces import cartoon_face
 
     blond = tmp_path / "blond.png"
-    _cartoon_face(256, {"Blond_Hair": 1, "Eyeglasses": 0}, np.random.default_rng(0)).save(blond)
+    cartoon_face(256, {"Blond_Hair": 1, "Eyeglasses": 0}, np.random.default_rng(0)).save(blond)
     seen, translated, back, note = tiny_client.predict(handle_file(str(blond)), "Automatic", api_name="/translate_hair")
     assert "blond → black" in note
     assert all(Image.open(path).size == (256, 256) for path in (seen, translated, back))

@@ -173,7 +173,7 @@ def tiny_synthetic_faces(folder: Path, count: int = 48, seed: int = 0) -> Path:
             name = f"{index + 1:06d}.jpg"
             for size, archive, prefix in ((64, zip64, "faces64"), (128, zip128, "faces128")):
                 buffer = io.BytesIO()
-                _cartoon_face(size, attributes, rng).save(buffer, format="JPEG", quality=95)
+                cartoon_face(size, attributes, rng).save(buffer, format="JPEG", quality=95)
                 archive.writestr(f"{prefix}/{name}", buffer.getvalue())
             rows.append(
                 {
@@ -194,7 +194,8 @@ def tiny_synthetic_faces(folder: Path, count: int = 48, seed: int = 0) -> Path:
     return folder
 
 
-def _cartoon_face(size: int, attributes: dict[str, int], rng: np.random.Generator) -> Image.Image:
+def cartoon_face(size: int, attributes: dict[str, int], rng: np.random.Generator) -> Image.Image:
+    """A cartoon face (hair colour and glasses from `attributes`) for tests and benchmarks: not a real face."""
     unit = size / 64
     background = tuple(int(value) for value in rng.integers(40, 220, 3))
     image = Image.new("RGB", (size, size), background)
