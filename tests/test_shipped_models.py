@@ -1,0 +1,83 @@
+"""The weights shipped in weights/: each folder loads strictly, has its card, fits the size limit,
+and its model does what its tab promises. A family whose weights are not shipped yet is skipped."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import app
+from models import dcgan, digits, face_vae
+from models.loading import ModelLoader, ModelSpec
+from tests.conftest import draw_digit
+
+WEIGHTS = Path(app.WEIGHTS)
+MAX_FILE_BYTES = 25 * 2**20
+SHIPPED = [name for name in app.MODELS if (WEIGHTS / name / "config.json").exists()]
+
+
+def shipped(name: str):
+    if name not in SHIPPED:
+        pytest.skip(f"weights/{name} is not shipped yet")
+    _, load_fn = app.MODELS[name]
+    loaded = ModelLoader(offline=True).load(ModelSpec(name, "unused/repo", WEIGHTS / name), load_fn)
+    assert loaded.available, loaded.message
+    return loaded.model
+
+
+def test_the_digits_models_are_shipped():
+    assert {"digits-ae", "digits-vae"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_folder_loads_strictly_and_has_its_card(name):
+    shipped(name)
+    folder = WEIGHTS / name
+    card = (folder / "README.md").read_text()
+    assert "## Training" in card and "## Results" in card and "wall time" in card
+    assert json.loads((folder / "training_metrics.json").read_text())
+    for path in folder.rglob("*"):
+        assert path.suffix not in (".bin", ".pt", ".pth", ".pkl"), f"{path}: pickled weights are not shipped"
+        assert path.stat().st_size <= MAX_FILE_BYTES, f"{path} is over 25 MiB"
+
+
+def test_digits_reconstruct_what_they_are_shown():
+    for name in ("digits-ae", "digits-vae"):
+        model = shipped(name)
+        one, zero = digits.preprocess_digit(draw_digit("one")), digits.preprocess_digit(draw_digit("zero"))
+        reconstruction = digits.reconstruct(model, torch.stack([one, zero]))
+        assert digits.mean_squared_error(reconstruction[0], one) < 0.03
+        assert digits.mean_squared_error(reconstruction[1], zero) < 0.03
+        assert digits.mean_squared_error(reconstruction[1], one) > 3 * digits.mean_squared_error(
+            reconstruction[1], zero
+        )
+
+
+def eye_band_brightness(faces: torch.Tensor) -> torch.Tensor:
+    """Mean brightness of the band across the eyes (rows 28-40 of 64 in CelebA's framing), per face."""
+    size = faces.shape[-1]
+    return faces[:, :, int(size * 28 / 64) : int(size * 40 / 64), int(size * 16 / 64) : int(size * 48 / 64)].mean(
+        dim=(1, 2, 3)
+    )
+
+
+def test_glasses_direction_puts_dark_frames_round_the_eyes():
+    bundle = shipped("faces-vae")
+    without = torch.stack([bundle.vectors["men_without_glasses"], bundle.vectors["women_without_glasses"]])
+    plain = face_vae.decode_latents(bundle.model, without)
+    with_glasses = face_vae.decode_latents(bundle.model, without + 1.5 * bundle.vectors["glasses_direction"])
+    assert (eye_band_brightness(with_glasses) < eye_band_brightness(plain) - 0.02).all()
+    book_preset = face_vae.arithmetic(bundle.model, bundle.vectors, next(iter(face_vae.PRESETS.values())))
+    woman_without = face_vae.decode_latents(bundle.model, bundle.vectors["women_without_glasses"][None])
+    assert eye_band_brightness(book_preset) < eye_band_brightness(woman_without) - 0.02
+
+
+def test_dcgan_faces_are_varied():
+    generator = shipped("faces-dcgan")
+    faces = dcgan.generate(generator, 64, seed=0)
+    assert faces.shape[0] == 64
+    distances = torch.cdist(faces.flatten(1), faces.flatten(1)) / faces[0].numel() ** 0.5  # RMS difference
+    distances.fill_diagonal_(float("inf"))
+    assert distances.min() > 0.02  # no two faces (nearly) the same: no mode collapse
+    assert faces.std(dim=0).mean() > 0.1  # pixels vary across faces
