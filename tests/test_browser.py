@@ -108,3 +108,26 @@ def test_every_tab_says_where_its_weights_come_from(page, tab, source_id, models
             origin in line for origin in ("shipped weights in weights/", "Hub repo", "disabled: no weights found")
         )
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
+
+
+def needs_shipped(name: str) -> None:
+    if not (ROOT / "weights" / name / "config.json").exists():
+        pytest.skip(f"weights/{name} is not shipped yet")
+
+
+def test_glasses_preset_in_the_browser(page):
+    needs_shipped("faces-vae")
+    page.get_by_role("tab", name="Glasses arithmetic: face VAE").click()
+    page.locator("#glasses-compute").click()
+    page.locator("#glasses-result img").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "glasses-preset.png"), full_page=True)
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
+
+
+def test_generate_faces_in_the_browser(page):
+    needs_shipped("faces-dcgan")
+    page.get_by_role("tab", name="Face generation: DCGAN").click()
+    page.locator("#generate-faces").click()
+    page.wait_for_function("() => document.querySelectorAll('#face-gallery img').length >= 16", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "faces-generate.png"), full_page=True)
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
