@@ -295,6 +295,13 @@ def face_images(images: torch.Tensor) -> list:
     return [tensor_to_image(image) for image in images]
 
 
+def face_examples(image_input: gr.Image) -> None:
+    """Example inputs for a face photo: faces drawn by the suite's DCGAN, when they are shipped."""
+    files = sorted(EXAMPLES.glob("face_*.png"))
+    if files:
+        gr.Examples([[str(path)] for path in files], inputs=image_input, label="Faces drawn by the DCGAN")
+
+
 class FacesTab:
     def __init__(self, generator: LoadedModel, vae: LoadedModel):
         self.generator, self.vae = generator, vae
@@ -514,6 +521,7 @@ def build_glasses_tab(tab: GlassesTab) -> None:
             edit = gr.Button("Edit", elem_id="glasses-edit")
         before = gr.Image(label="As the model sees it", format="png")
         after = gr.Image(label="Edited", format="png", elem_id="glasses-edited")
+    face_examples(photo)
     edit.click(tab.edit_glasses, [photo, strength], [before, after], api_name="edit_glasses")
 
     gr.Markdown("### Interpolate between two faces")
@@ -595,6 +603,7 @@ def build_hair_tab(tab: HairTab) -> None:
         seen = gr.Image(label="As the model sees it", format="png")
         translated = gr.Image(label="Translated", format="png", elem_id="hair-translated")
         round_trip = gr.Image(label="Round trip (translated back)", format="png", elem_id="hair-round-trip")
+    face_examples(photo)
     note = gr.Markdown(elem_id="hair-note")
     run.click(tab.translate_hair, [photo, direction], [seen, translated, round_trip, note], api_name="translate_hair")
 
