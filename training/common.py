@@ -54,7 +54,8 @@ def parse_run_arguments(parser: argparse.ArgumentParser, argv: list[str] | None,
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.device_count()}× {torch.cuda.get_device_name(device)}"
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads > 1 else ''})"
 
 
 def save_checkpoint(path: Path, **state: Any) -> None:
