@@ -469,6 +469,11 @@ class GlassesTab:
         first, last = face_tensor(image_a, size), face_tensor(image_b, size)
         return face_images(face_vae.interpolate(bundle.model, first, last, steps))
 
+    def random_pair(self):
+        """Two faces sampled from the VAE, to interpolate between (upscaled so they look like photos)."""
+        faces = face_vae.sample(require(self.vae).model, 2, random.randint(0, MAX_SEED))
+        return [tensor_to_image(face).resize((256, 256), Image.Resampling.LANCZOS) for face in faces]
+
     @user_errors
     def sample_vae_faces(self, count: float, seed: float):
         """Random faces from the face VAE's prior.
@@ -526,13 +531,19 @@ def build_glasses_tab(tab: GlassesTab) -> None:
 
     gr.Markdown("### Interpolate between two faces")
     with gr.Row():
-        face_a = ImageFile(label="First face", type="filepath", sources=["upload", "clipboard"], height=160)
-        face_b = ImageFile(label="Last face", type="filepath", sources=["upload", "clipboard"], height=160)
+        face_a = ImageFile(
+            label="First face", type="filepath", sources=["upload", "clipboard"], height=160, elem_id="glasses-face-a"
+        )
+        face_b = ImageFile(
+            label="Last face", type="filepath", sources=["upload", "clipboard"], height=160, elem_id="glasses-face-b"
+        )
         with gr.Column():
             blend_steps = gr.Slider(2, MAX_STEPS, value=8, step=1, label="Steps")
+            random_pair = gr.Button("Two random faces", elem_id="glasses-random-pair")
             blend = gr.Button("Interpolate", elem_id="glasses-interpolate")
-    blend_strip = gr.Gallery(label="Blend", columns=8, height="auto", format="png")
+    blend_strip = gr.Gallery(label="Blend", columns=8, height="auto", format="png", elem_id="glasses-blend")
     blend.click(tab.interpolate_vae, [face_a, face_b, blend_steps], blend_strip, api_name="interpolate_vae")
+    random_pair.click(tab.random_pair, None, [face_a, face_b], api_visibility="private")
 
     gr.Markdown("### Random faces from the VAE")
     with gr.Row():

@@ -131,3 +131,14 @@ def test_generate_faces_in_the_browser(page):
     page.wait_for_function("() => document.querySelectorAll('#face-gallery img').length >= 16", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "faces-generate.png"), full_page=True)
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
+
+
+def test_interpolate_two_random_faces_in_the_browser(page):
+    needs_shipped("faces-vae")
+    page.get_by_role("tab", name="Glasses arithmetic: face VAE").click()
+    page.locator("#glasses-random-pair").click()
+    page.locator("#glasses-face-a img").first.wait_for(timeout=30_000)
+    page.locator("#glasses-face-b img").first.wait_for(timeout=30_000)
+    page.locator("#glasses-interpolate").click()
+    page.wait_for_function("() => document.querySelectorAll('#glasses-blend img').length >= 8", timeout=30_000)
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
