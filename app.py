@@ -221,6 +221,7 @@ def model_status(models: dict[str, LoadedModel]) -> str:
 
 
 def build_digits_tab(tab: DigitsTab) -> None:
+    example_files = sorted(EXAMPLES.glob("digit_*.png"))
     gr.Markdown(
         "Draw a digit (pick the brush ✎ on the left of the canvas first) or upload a picture of one. "
         "It is prepared the way MNIST was (cropped to the ink, fitted into 20×20, centred by centre of mass "
@@ -246,7 +247,6 @@ def build_digits_tab(tab: DigitsTab) -> None:
                     label="Upload a digit", type="filepath", sources=["upload", "clipboard"], elem_id="digit-upload"
                 )
                 upload_button = gr.Button("Reconstruct upload", variant="primary", elem_id="reconstruct-upload")
-                example_files = sorted(EXAMPLES.glob("digit_*.png"))
                 if example_files:
                     gr.Examples([[str(path)] for path in example_files], inputs=upload, label="Digits drawn by the VAE")
         with gr.Column():
@@ -274,7 +274,6 @@ def build_digits_tab(tab: DigitsTab) -> None:
         with gr.Column():
             steps = gr.Slider(2, MAX_STEPS, value=8, step=1, label="Steps")
             interpolate_button = gr.Button("Interpolate", elem_id="interpolate-digits")
-    example_files = sorted(EXAMPLES.glob("digit_*.png"))
     if len(example_files) >= 2:
         gr.Examples([[str(example_files[0]), str(example_files[-1])]], inputs=[start, end])
     strip = gr.Gallery(label="Strip", columns=MAX_STEPS // 2, height="auto", format="png")

@@ -78,13 +78,16 @@ class ModelLoader:
         self.hub_down: str | None = "offline mode" if self.offline else None
 
     def load(self, spec: ModelSpec, load_fn: Callable[[Path], Any]) -> LoadedModel:
-        candidates = list(self._candidate_folders(spec))
         errors = []
-        for origin, folder, message in candidates:
+        for origin, folder, message in self._candidate_folders(spec):  # lazily: stop at the first that loads
             try:
-                return LoadedModel(spec, load_fn(folder), origin, folder, message)
+                model = load_fn(folder)
             except Exception as error:  # a corrupt folder must not stop the app: try the next one
                 errors.append(f"{origin} copy in {folder}: {type(error).__name__}: {error}")
+                continue
+            if errors:
+                message += f"; after failing to load the {'; '.join(errors)}"
+            return LoadedModel(spec, model, origin, folder, message)
         reason = "; ".join(errors) or f"no weights found (Hub: {self.hub_down}; shipped: {spec.shipped_label} missing)"
         return LoadedModel(spec, None, "unavailable", None, f"disabled: {reason}")
 
@@ -104,7 +107,8 @@ class ModelLoader:
                 )
             hub_note = f"Hub unreachable: {self.hub_down}"
         if (spec.shipped_dir / "config.json").exists():
-            yield "shipped", spec.shipped_dir, f"shipped weights in {spec.shipped_label} ({hub_note})"
+            why = f" ({hub_note})" if hub_note else ""
+            yield "shipped", spec.shipped_dir, f"shipped weights in {spec.shipped_label}{why}"
 
     def _download(self, spec: ModelSpec) -> tuple[Path | None, str]:
         """Ask the Hub about the repo (with a deadline), then download it; returns (folder or None, why not)."""

@@ -122,6 +122,7 @@ def test_corrupt_hub_copy_falls_back_to_shipped(monkeypatch, spec, tmp_path):
     fake_hub(monkeypatch, online=lambda *_: broken)
     loaded = ModelLoader(offline=False).load(spec, Autoencoder.from_pretrained)
     assert loaded.origin == "shipped"
+    assert "after failing to load the hub copy" in loaded.message and "()" not in loaded.message
 
 
 def test_missing_or_corrupt_weights_disable_the_model(monkeypatch, tmp_path, shipped):
