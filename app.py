@@ -28,6 +28,11 @@ from models import cyclegan, dcgan, digits, face_vae, text
 from models.imaging import ImageInputError, face_tensor, tensor_to_image
 from models.loading import LoadedModel, ModelLoader, spec_from_env
 
+try:  # Hugging Face ZeroGPU: a GPU is attached only while a function wrapped in spaces.GPU runs
+    import spaces
+except ImportError:
+    spaces = None
+
 ROOT = Path(__file__).resolve().parent
 WEIGHTS = ROOT / "weights"
 EXAMPLES = WEIGHTS / "examples"
@@ -42,6 +47,9 @@ MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "text-gpt2": ("openai-community/gpt2", text.load_text_model),  # no shipped copy: Hub or HF cache only
     "text-gpt2-small": ("generative-models-suite/text-gpt2-small", text.load_text_model),
 }
+
+# On ZeroGPU (and any machine with CUDA) the models live on the GPU; inputs follow them there.
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 DIGIT_DISPLAY_SCALE = 8  # 28×28 → 224×224, nearest neighbour so pixels stay visible
 MAX_SAMPLES = 64
@@ -88,6 +96,8 @@ def load_models(
     for name, (default_repo, load_fn) in MODELS.items():
         spec = spec_from_env(name, default_repo, weights_dir / name, overrides)
         loaded[name] = loader.load(spec, load_fn)
+        if loaded[name].available:
+            loaded[name].model.to(DEVICE)
         print(f"[{name}] {loaded[name].message}")
     return loaded
 
@@ -110,6 +120,11 @@ class ImageFile(gr.Image):
         if payload is None or (payload.url or "").startswith("data:"):
             return super().preprocess(payload)
         return str(payload.path)
+
+
+def on_gpu(handler: Callable) -> Callable:
+    """`handler` wrapped in spaces.GPU where the `spaces` package is installed (a no-op off ZeroGPU); else itself."""
+    return spaces.GPU(handler) if spaces is not None else handler
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -256,8 +271,8 @@ def build_digits_tab(tab: DigitsTab) -> None:
                 vae_output = gr.Image(label="VAE", format="png", elem_id="digit-vae", buttons=["download"])
             errors = gr.Markdown(elem_id="digit-errors")
     outputs = [prepared, ae_output, vae_output, errors]
-    upload_button.click(tab.reconstruct_digit, upload, outputs, api_name="reconstruct_digit")
-    draw_button.click(tab.reconstruct_drawing, sketch, outputs, api_visibility="private")
+    upload_button.click(on_gpu(tab.reconstruct_digit), upload, outputs, api_name="reconstruct_digit")
+    draw_button.click(on_gpu(tab.reconstruct_drawing), sketch, outputs, api_visibility="private")
 
     gr.Markdown("### Sample new digits from the VAE")
     with gr.Row():
@@ -265,7 +280,7 @@ def build_digits_tab(tab: DigitsTab) -> None:
         seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
         sample_button = gr.Button("Sample", elem_id="sample-digits")
     samples = gr.Gallery(label="Samples", columns=8, height="auto", format="png", elem_id="digit-samples")
-    sample_button.click(tab.sample_digits, [count, seed], samples, api_name="sample_digits")
+    sample_button.click(on_gpu(tab.sample_digits), [count, seed], samples, api_name="sample_digits")
 
     gr.Markdown("### Interpolate between two digits in the VAE's latent space")
     with gr.Row():
@@ -277,7 +292,7 @@ def build_digits_tab(tab: DigitsTab) -> None:
     if len(example_files) >= 2:
         gr.Examples([[str(example_files[0]), str(example_files[-1])]], inputs=[start, end])
     strip = gr.Gallery(label="Strip", columns=MAX_STEPS // 2, height="auto", format="png")
-    interpolate_button.click(tab.interpolate_digits, [start, end, steps], strip, api_name="interpolate_digits")
+    interpolate_button.click(on_gpu(tab.interpolate_digits), [start, end, steps], strip, api_name="interpolate_digits")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,9 +374,9 @@ def build_faces_tab(tab: FacesTab) -> None:
         new_seed = gr.Button("New seed")
         generate = gr.Button("Generate", variant="primary", elem_id="generate-faces")
     gallery = gr.Gallery(label="Faces", columns=8, height="auto", format="png", elem_id="face-gallery")
-    generate.click(tab.generate_faces, [count, seed, noise_scale, model], gallery, api_name="generate_faces")
+    generate.click(on_gpu(tab.generate_faces), [count, seed, noise_scale, model], gallery, api_name="generate_faces")
     new_seed.click(lambda: random.randint(0, MAX_SEED - MAX_FACES), None, seed, api_visibility="private").then(
-        tab.generate_faces, [count, seed, noise_scale, model], gallery, api_visibility="private"
+        on_gpu(tab.generate_faces), [count, seed, noise_scale, model], gallery, api_visibility="private"
     )
 
     gr.Markdown("### Walk between two seeds")
@@ -374,7 +389,7 @@ def build_faces_tab(tab: FacesTab) -> None:
         strip = gr.Gallery(label="Walk", columns=10, height="auto", format="png", scale=3)
         animation = gr.Image(label="Animated", type="filepath", scale=1)
     walk.click(
-        tab.interpolate_faces,
+        on_gpu(tab.interpolate_faces),
         [seed_a, seed_b, steps, noise_scale],
         [strip, animation],
         api_name="interpolate_faces",
@@ -511,7 +526,7 @@ def build_glasses_tab(tab: GlassesTab) -> None:
         inputs_gallery = gr.Gallery(label="Inputs (decoded)", columns=3, height="auto", format="png", scale=3)
         result = gr.Image(label="Result", format="png", elem_id="glasses-result", scale=1)
     run.click(
-        tab.glasses_arithmetic,
+        on_gpu(tab.glasses_arithmetic),
         [preset, *weights, *stand_ins],
         [result, inputs_gallery],
         api_name="glasses_arithmetic",
@@ -526,7 +541,7 @@ def build_glasses_tab(tab: GlassesTab) -> None:
         before = gr.Image(label="As the model sees it", format="png")
         after = gr.Image(label="Edited", format="png", elem_id="glasses-edited")
     face_examples(photo)
-    edit.click(tab.edit_glasses, [photo, strength], [before, after], api_name="edit_glasses")
+    edit.click(on_gpu(tab.edit_glasses), [photo, strength], [before, after], api_name="edit_glasses")
 
     gr.Markdown("### Interpolate between two faces")
     with gr.Row():
@@ -541,8 +556,8 @@ def build_glasses_tab(tab: GlassesTab) -> None:
             random_pair = gr.Button("Two random faces", elem_id="glasses-random-pair")
             blend = gr.Button("Interpolate", elem_id="glasses-interpolate")
     blend_strip = gr.Gallery(label="Blend", columns=8, height="auto", format="png", elem_id="glasses-blend")
-    blend.click(tab.interpolate_vae, [face_a, face_b, blend_steps], blend_strip, api_name="interpolate_vae")
-    random_pair.click(tab.random_pair, None, [face_a, face_b], api_visibility="private")
+    blend.click(on_gpu(tab.interpolate_vae), [face_a, face_b, blend_steps], blend_strip, api_name="interpolate_vae")
+    random_pair.click(on_gpu(tab.random_pair), None, [face_a, face_b], api_visibility="private")
 
     gr.Markdown("### Random faces from the VAE")
     with gr.Row():
@@ -550,7 +565,7 @@ def build_glasses_tab(tab: GlassesTab) -> None:
         sample_seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
         sample = gr.Button("Sample", elem_id="glasses-sample")
     samples = gr.Gallery(label="Samples", columns=8, height="auto", format="png")
-    sample.click(tab.sample_vae_faces, [sample_count, sample_seed], samples, api_name="sample_vae_faces")
+    sample.click(on_gpu(tab.sample_vae_faces), [sample_count, sample_seed], samples, api_name="sample_vae_faces")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -615,7 +630,9 @@ def build_hair_tab(tab: HairTab) -> None:
         round_trip = gr.Image(label="Round trip (translated back)", format="png", elem_id="hair-round-trip")
     face_examples(photo)
     note = gr.Markdown(elem_id="hair-note")
-    run.click(tab.translate_hair, [photo, direction], [seen, translated, round_trip, note], api_name="translate_hair")
+    run.click(
+        on_gpu(tab.translate_hair), [photo, direction], [seen, translated, round_trip, note], api_name="translate_hair"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -717,7 +734,7 @@ def build_text_tab(tab: TextTab) -> None:
     inputs = [prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, model]
     # Generation has its own queue slot, so image tabs never wait behind a long completion.
     generation = run.click(
-        tab.complete_text,
+        on_gpu(tab.complete_text),
         inputs,
         [output, status],
         api_name="complete_text",
@@ -725,7 +742,7 @@ def build_text_tab(tab: TextTab) -> None:
         concurrency_limit=1,
     )
     submit = prompt.submit(
-        tab.complete_text,
+        on_gpu(tab.complete_text),
         inputs,
         [output, status],
         api_visibility="private",
@@ -733,6 +750,60 @@ def build_text_tab(tab: TextTab) -> None:
         concurrency_limit=1,
     )
     stop.click(None, cancels=[generation, submit])
+
+
+# ----------------------------------------------------------------------------------------------
+# About tab: every model's card and where its weights came from
+
+
+def weights_origin(loaded: LoadedModel) -> str:
+    """Where a model's weights came from, in a few words (Markdown)."""
+    if loaded.origin == "shipped":
+        return f"shipped with the app, `{loaded.spec.shipped_label}`"
+    if loaded.available:
+        cache = " (from the local cache)" if loaded.origin == "hub-cache" else ""
+        return f"Hub repo `{loaded.spec.repo_id}` at commit `{loaded.revision}`{cache}"
+    return "unavailable"
+
+
+def models_overview(models: dict[str, LoadedModel]) -> str:
+    """A Markdown table: each model, its source, and what the loader said."""
+    rows = [f"| {name} | {weights_origin(loaded)} | {loaded.message} |" for name, loaded in models.items()]
+    return "\n".join(["| model | weights | details |", "| --- | --- | --- |", *rows])
+
+
+class AboutTab:
+    def __init__(self, models: dict[str, LoadedModel]):
+        self.models = models
+
+    def model_card(self, name: str) -> str:
+        """A model's card (architecture, data and its terms, training command, metrics) and its source.
+
+        Args:
+            name: a model's name, as in /model_status (e.g. "digits-vae").
+        Returns:
+            Markdown: where the weights came from, then the card read from the loaded folder.
+        """
+        loaded = self.models.get(name)
+        if loaded is None:
+            raise gr.Error(f"Unknown model {name!r}; choose one of: {', '.join(self.models)}.")
+        header = f"**Weights:** {weights_origin(loaded)}.  \n**Loader:** {loaded.message}"
+        if not loaded.available:
+            return f"{header}\n\nThis model is not loaded, so there is no card to show."
+        return f"{header}\n\n{loaded.card or 'This model folder has no model card (README.md).'}"
+
+
+def build_about_tab(tab: AboutTab) -> None:
+    gr.Markdown(
+        "Every model of the suite, where its weights came from, and its model card, read from the folder "
+        f"it was loaded from. PyTorch {torch.__version__} and Gradio {gr.__version__}, "
+        f"{torch.get_num_threads()} CPU threads."
+    )
+    gr.Markdown(models_overview(tab.models), elem_id="about-overview")
+    names = list(tab.models)
+    choice = gr.Dropdown(names, value=names[0], label="Model card", elem_id="about-choice")
+    card = gr.Markdown(tab.model_card(names[0]), elem_id="about-card")
+    choice.change(tab.model_card, choice, card, api_name="model_card")
 
 
 def show_sources(models: dict[str, LoadedModel], *names: str, elem_id: str | None = None) -> gr.Markdown:
@@ -764,6 +835,8 @@ def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
         with gr.Tab("Text completion: GPT-2", id="text"):
             show_sources(models, "text-gpt2", "text-gpt2-small", elem_id="text-source")
             build_text_tab(TextTab({name: models[name] for name in ("text-gpt2", "text-gpt2-small")}))
+        with gr.Tab("About", id="about"):
+            build_about_tab(AboutTab(models))
 
         # A trivial endpoint: the benchmark's baseline, and a health check for deployments.
         status_button = gr.Button(visible=False)

@@ -208,6 +208,11 @@ class HairGenerators:
     blond_to_black: ResnetGenerator
     image_size: int = 64
 
+    def to(self, device: torch.device | str) -> HairGenerators:
+        self.black_to_blond.to(device)
+        self.blond_to_black.to(device)
+        return self
+
     def generator(self, direction: str) -> ResnetGenerator:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
@@ -248,8 +253,9 @@ def translate(generators: HairGenerators, images: torch.Tensor, direction: str) 
     """
     generator = generators.generator(direction)
     height, width = images.shape[-2:]
+    images = images.to(next(generator.parameters()).device)
     padded = F.pad(images * 2 - 1, (0, -width % 4, 0, -height % 4), mode="reflect")
-    return (generator(padded)[..., :height, :width] + 1) / 2
+    return ((generator(padded)[..., :height, :width] + 1) / 2).cpu()
 
 
 def round_trip(generators: HairGenerators, images: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -174,25 +174,29 @@ def _centre_by_mass(canvas: torch.Tensor) -> torch.Tensor:
     return shifted
 
 
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 @torch.inference_mode()
 def reconstruct(model: Autoencoder | VAE, images: torch.Tensor) -> torch.Tensor:
     """Encode and decode (B, 1, 28, 28) images; the VAE uses its posterior mean."""
-    return model.decode(model.encode(images))
+    return model.decode(model.encode(images.to(_device(model)))).cpu()
 
 
 @torch.inference_mode()
 def sample(vae: VAE, count: int, seed: int) -> torch.Tensor:
     """Decode `count` latents drawn from the prior N(0, I) with a fixed seed: (count, 1, 28, 28)."""
-    generator = torch.Generator().manual_seed(seed)
-    return vae.decode(torch.randn(count, vae.latent_dim, generator=generator))
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same digits on any device
+    return vae.decode(torch.randn(count, vae.latent_dim, generator=generator).to(_device(vae))).cpu()
 
 
 @torch.inference_mode()
 def interpolate(model: Autoencoder | VAE, start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
     """Decode `steps` evenly spaced points on the line between two images' latents."""
-    latents = model.encode(torch.stack([start, end]))
-    weights = torch.linspace(0, 1, steps)[:, None]
-    return model.decode((1 - weights) * latents[0] + weights * latents[1])
+    latents = model.encode(torch.stack([start, end]).to(_device(model)))
+    weights = torch.linspace(0, 1, steps, device=latents.device)[:, None]
+    return model.decode((1 - weights) * latents[0] + weights * latents[1]).cpu()
 
 
 def mean_squared_error(image: torch.Tensor, reference: torch.Tensor) -> float:

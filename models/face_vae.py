@@ -182,6 +182,11 @@ class FaceVAEBundle:
     vectors: dict[str, torch.Tensor]  # VECTOR_NAMES → (latent_dim,)
     group_sizes: dict[str, int] = field(default_factory=dict)  # faces behind each group mean
 
+    def to(self, device: torch.device | str) -> FaceVAEBundle:
+        """Move the network; the vectors stay on the CPU, where the inference functions expect them."""
+        self.model.to(device)
+        return self
+
 
 def load_face_vae(folder: Path) -> FaceVAEBundle:
     """Load a Hub-layout folder: config.json, model.safetensors (strictly) and attribute_vectors.safetensors."""

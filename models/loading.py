@@ -66,6 +66,22 @@ class LoadedModel:
     def available(self) -> bool:
         return self.model is not None
 
+    @property
+    def revision(self) -> str | None:
+        """The Hub commit the weights came from (the snapshot folder's name), or None for shipped weights."""
+        return self.folder.name if self.origin in ("hub", "hub-cache") and self.folder else None
+
+    @property
+    def card(self) -> str:
+        """The model card (README.md) of the loaded folder without its YAML front matter, or ""."""
+        path = self.folder / "README.md" if self.folder else None
+        if path is None or not path.is_file():
+            return ""
+        card = path.read_text(encoding="utf-8", errors="replace")
+        if card.startswith("---"):
+            _, _, card = card[3:].partition("\n---")
+        return card.strip()
+
 
 class ModelLoader:
     """Resolves and loads model folders, remembering when the Hub is unreachable."""

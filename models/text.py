@@ -44,6 +44,10 @@ class TextModel:
     # One generation at a time per model: seeding uses torch's global generator, shared by all threads.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    def to(self, device: torch.device | str) -> TextModel:
+        self.model.to(device)
+        return self
+
     @property
     def context_length(self) -> int:
         return int(self.model.config.max_position_embeddings)

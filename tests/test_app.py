@@ -1,5 +1,8 @@
 """Drive the running app through gradio_client, as an API user would."""
 
+import functools
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +122,43 @@ def test_numbers_are_clamped_and_nan_refused():
     for bad in (float("nan"), "many", None):
         with pytest.raises(gr.Error, match="must be a number"):
             app.clamped(bad, "Scale", 0, 1.5)
+
+
+def test_model_card_endpoint(client):
+    card = client.predict("digits-vae", api_name="/model_card")
+    assert "shipped with the app, `weights/digits-vae`" in card
+    assert "## Training" in card and "python -m training.train_digits" in card  # the command that trained it
+    assert not card.startswith("---")  # the YAML front matter is not shown
+    missing = client.predict("text-gpt2", api_name="/model_card")  # no Hub, no shipped copy
+    assert "not loaded" in missing and "disabled" in missing
+    with pytest.raises(AppError, match="nope is not in the list of choices"):  # Gradio checks the dropdown
+        client.predict("nope", api_name="/model_card")
+
+
+def test_model_handlers_are_wrapped_for_zerogpu_when_spaces_is_installed(monkeypatch):
+    import app
+
+    assert app.spaces is None and app.on_gpu(len) is len  # here (no `spaces` package): handlers run as they are
+    wrapped = []
+
+    def fake_gpu(handler):
+        wrapped.append(handler.__name__)
+        return functools.wraps(handler)(lambda *args, **kwargs: handler(*args, **kwargs))
+
+    monkeypatch.setattr(app, "spaces", types.SimpleNamespace(GPU=fake_gpu))
+    app.build_app(app.load_models(offline=True, overrides={}))
+    model_handlers = {
+        "reconstruct_digit",
+        "sample_digits",
+        "interpolate_digits",
+        "generate_faces",
+        "interpolate_faces",
+        "glasses_arithmetic",
+        "edit_glasses",
+        "interpolate_vae",
+        "sample_vae_faces",
+        "translate_hair",
+        "complete_text",
+    }
+    assert model_handlers <= set(wrapped)
+    assert "model_card" not in wrapped  # no model runs there

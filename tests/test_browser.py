@@ -142,3 +142,19 @@ def test_interpolate_two_random_faces_in_the_browser(page):
     page.locator("#glasses-interpolate").click()
     page.wait_for_function("() => document.querySelectorAll('#glasses-blend img').length >= 8", timeout=30_000)
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
+
+
+def test_about_tab_shows_every_model_card(page):
+    page.get_by_role("tab", name="About").click()
+    overview = page.locator("#about-overview")
+    overview.wait_for(timeout=10_000)
+    for name in ("digits-ae", "digits-vae", "faces-dcgan", "faces-vae", "hair-cyclegan", "text-gpt2-small"):
+        assert name in overview.inner_text()
+    card = page.locator("#about-card")
+    assert "shipped with the app" in card.inner_text() and "Training" in card.inner_text()  # digits-ae's card
+    page.locator("#about-choice input").click()
+    page.get_by_role("option", name="digits-vae").click()
+    page.wait_for_function("() => document.querySelector('#about-card').innerText.includes('weights/digits-vae')")
+    assert "nats" in card.inner_text()  # the VAE's card reports its loss in nats
+    page.screenshot(path=str(ARTIFACTS / "about.png"), full_page=True)
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()

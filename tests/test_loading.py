@@ -158,3 +158,20 @@ def test_spec_overrides(monkeypatch, tmp_path):
     monkeypatch.delenv("DIGITS_VAE_REPO")
     monkeypatch.delenv("DIGITS_VAE_REVISION")
     assert spec_from_env("digits-vae", "default/repo", tmp_path).hub_label == "default/repo"
+
+
+def test_card_and_revision_of_a_hub_snapshot(monkeypatch, spec, tmp_path):
+    snapshot = tmp_path / "snapshots" / "0123abcd"
+    Autoencoder().save_pretrained(snapshot)
+    (snapshot / "README.md").write_text("---\nlicense: mit\ntags:\n- mnist\n---\n\n# An autoencoder\n\nTrained here.\n")
+    fake_hub(monkeypatch, online=lambda *_: snapshot)
+    loaded = ModelLoader(offline=False).load(spec, Autoencoder.from_pretrained)
+    assert loaded.revision == "0123abcd"
+    assert loaded.card == "# An autoencoder\n\nTrained here."
+
+
+def test_shipped_weights_have_no_revision_and_may_lack_a_card(spec, shipped):
+    (shipped / "README.md").unlink(missing_ok=True)
+    loaded = ModelLoader(offline=True).load(spec, Autoencoder.from_pretrained)
+    assert loaded.origin == "shipped" and loaded.revision is None
+    assert loaded.card == ""
