@@ -26,7 +26,7 @@ from PIL import Image
 
 from models import cyclegan, dcgan, digits, face_vae, text
 from models.imaging import ImageInputError, face_tensor, tensor_to_image
-from models.loading import LoadedModel, ModelLoader, spec_from_env
+from models.loading import LoadedModel, ModelLoader, finish_loading, spec_from_env
 
 try:  # Hugging Face ZeroGPU: a GPU is attached only while a function wrapped in spaces.GPU runs
     import spaces
@@ -47,6 +47,10 @@ MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "text-gpt2": ("openai-community/gpt2", text.load_text_model),  # no shipped copy: Hub or HF cache only
     "text-gpt2-small": ("generative-models-suite/text-gpt2-small", text.load_text_model),
 }
+# transformers takes seconds to import, longer than the rest of the app's start: the page comes up first,
+# and these load in a background thread; their requests wait for them (at most MODEL_WAIT_S).
+LOAD_AFTER_START = ("text-gpt2", "text-gpt2-small")
+MODEL_WAIT_S = 300
 
 # On ZeroGPU (and any machine with CUDA) the models live on the GPU; inputs follow them there.
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -89,17 +93,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_models(
-    offline: bool, overrides: dict[str, str], hub_timeout: float = 3.0, weights_dir: Path = WEIGHTS
+    offline: bool,
+    overrides: dict[str, str],
+    hub_timeout: float = 3.0,
+    weights_dir: Path = WEIGHTS,
+    later: tuple[str, ...] = (),
 ) -> dict[str, LoadedModel]:
+    """Every model of MODELS, on DEVICE; those named in `later` are placeholders until `finish_loading`."""
     loader = ModelLoader(offline=offline or None, hub_timeout=hub_timeout)  # not --offline: HF_HUB_OFFLINE decides
     loaded = {}
     for name, (default_repo, load_fn) in MODELS.items():
         spec = spec_from_env(name, default_repo, weights_dir / name, overrides)
-        loaded[name] = loader.load(spec, load_fn)
-        if loaded[name].available:
-            loaded[name].model.to(DEVICE)
+        load_on_device = functools.partial(_load_on_device, load_fn)
+        loaded[name] = loader.load_later(spec, load_on_device) if name in later else loader.load(spec, load_on_device)
         print(f"[{name}] {loaded[name].message}")
     return loaded
+
+
+def _load_on_device(load_fn: Callable[[Path], Any], folder: Path) -> Any:
+    return load_fn(folder).to(DEVICE)
+
+
+def wait_until_loaded(models: dict[str, LoadedModel]) -> None:
+    """Wait for models still loading in the background (see LOAD_AFTER_START)."""
+    for loaded in models.values():
+        if not loaded.ready.wait(MODEL_WAIT_S):
+            raise gr.Error(f"The model '{loaded.spec.name}' is still loading; try again in a minute.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -277,7 +296,7 @@ def build_digits_tab(tab: DigitsTab) -> None:
     gr.Markdown("### Sample new digits from the VAE")
     with gr.Row():
         count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Count")
-        seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
+        seed = gr.Number(value=0, step=1, label="Seed", minimum=0, maximum=MAX_SEED)
         sample_button = gr.Button("Sample", elem_id="sample-digits")
     samples = gr.Gallery(label="Samples", columns=8, height="auto", format="png", elem_id="digit-samples")
     sample_button.click(on_gpu(tab.sample_digits), [count, seed], samples, api_name="sample_digits")
@@ -367,7 +386,7 @@ def build_faces_tab(tab: FacesTab) -> None:
     )
     with gr.Row():
         count = gr.Slider(1, MAX_FACES, value=16, step=1, label="Faces")
-        seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
+        seed = gr.Number(value=0, step=1, label="Seed", minimum=0, maximum=MAX_SEED)
         noise_scale = gr.Slider(0, 1.5, value=1.0, step=0.05, label="Noise scale (truncation)")
         model = gr.Radio(list(FACE_MODELS), value="DCGAN", label="Model")
     with gr.Row():
@@ -381,8 +400,8 @@ def build_faces_tab(tab: FacesTab) -> None:
 
     gr.Markdown("### Walk between two seeds")
     with gr.Row():
-        seed_a = gr.Number(value=0, precision=0, label="Seed A", minimum=0, maximum=MAX_SEED)
-        seed_b = gr.Number(value=1, precision=0, label="Seed B", minimum=0, maximum=MAX_SEED)
+        seed_a = gr.Number(value=0, step=1, label="Seed A", minimum=0, maximum=MAX_SEED)
+        seed_b = gr.Number(value=1, step=1, label="Seed B", minimum=0, maximum=MAX_SEED)
         steps = gr.Slider(2, MAX_WALK_STEPS, value=10, step=1, label="Steps")
         walk = gr.Button("Walk", elem_id="walk-faces")
     with gr.Row():
@@ -562,7 +581,7 @@ def build_glasses_tab(tab: GlassesTab) -> None:
     gr.Markdown("### Random faces from the VAE")
     with gr.Row():
         sample_count = gr.Slider(1, MAX_FACES, value=8, step=1, label="Faces")
-        sample_seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
+        sample_seed = gr.Number(value=0, step=1, label="Seed", minimum=0, maximum=MAX_SEED)
         sample = gr.Button("Sample", elem_id="glasses-sample")
     samples = gr.Gallery(label="Samples", columns=8, height="auto", format="png")
     sample.click(on_gpu(tab.sample_vae_faces), [sample_count, sample_seed], samples, api_name="sample_vae_faces")
@@ -649,12 +668,23 @@ EXAMPLE_PROMPTS = [
 
 class TextTab:
     def __init__(self, models: dict[str, LoadedModel]):
-        self.models = {self.label(loaded): loaded for loaded in models.values() if loaded.available}
+        self.text_models = models  # some may still be loading (LOAD_AFTER_START)
+
+    @property
+    def models(self) -> dict[str, LoadedModel]:
+        """The text models that are loaded, by their label on the page."""
+        return {self.label(loaded): loaded for loaded in self.text_models.values() if loaded.available}
 
     @staticmethod
     def label(loaded: LoadedModel) -> str:
         where = loaded.spec.shipped_label if loaded.origin == "shipped" else loaded.spec.hub_label
         return f"{loaded.model.name} ({where})"
+
+    def choices(self) -> dict:
+        """The model choice once every text model has loaded: the available ones, the first selected."""
+        wait_until_loaded(self.text_models)
+        labels = list(self.models)
+        return gr.update(choices=labels, value=labels[0] if labels else None)
 
     def complete_text(
         self,
@@ -681,17 +711,19 @@ class TextTab:
         Yields:
             The prompt and its continuation so far, and a status line (tokens per second, seed, notices).
         """
-        if not self.models:
+        wait_until_loaded(self.text_models)
+        models = self.models
+        if not models:
             raise gr.Error("No text model is available: see where the weights came from at the top of the page.")
-        loaded = self.models.get(model) if model else next(iter(self.models.values()))
+        loaded = models.get(model) if model else next(iter(models.values()))
         if loaded is None:
-            raise gr.Error(f"Unknown model {model!r}; choose one of: {', '.join(self.models)}.")
-        prompt = prompt or ""
-        notice = ""
-        if len(prompt) > MAX_PROMPT_CHARACTERS:
-            prompt = prompt[-MAX_PROMPT_CHARACTERS:]
-            notice = f"The prompt was cut to its last {MAX_PROMPT_CHARACTERS:,} characters. "
+            raise gr.Error(f"Unknown model {model!r}; choose one of: {', '.join(models)}.")
         try:
+            prompt = text.clean_prompt(prompt or "")  # first, so that control characters do not count
+            notice = ""
+            if len(prompt) > MAX_PROMPT_CHARACTERS:
+                prompt = prompt[-MAX_PROMPT_CHARACTERS:]
+                notice = f"The prompt was cut to its last {MAX_PROMPT_CHARACTERS:,} characters. "
             settings = text.GenerationSettings(
                 max_new_tokens=max_new_tokens,
                 temperature=temperature,
@@ -706,7 +738,7 @@ class TextTab:
             raise gr.Error(str(error)) from error
 
 
-def build_text_tab(tab: TextTab) -> None:
+def build_text_tab(tab: TextTab) -> gr.Radio:
     gr.Markdown(
         "Type the beginning of a text and watch GPT-2 continue it, token by token. "
         "Without the Hub, the small GPT-2 trained here on public-domain novels answers."
@@ -727,7 +759,7 @@ def build_text_tab(tab: TextTab) -> None:
             repetition_penalty = gr.Slider(
                 1, text.MAX_REPETITION_PENALTY, value=1.1, step=0.05, label="Repetition penalty"
             )
-            seed = gr.Number(value=None, precision=0, label="Seed (empty: random)", minimum=0, maximum=MAX_SEED)
+            seed = gr.Number(value=None, step=1, label="Seed (empty: random)", minimum=0, maximum=MAX_SEED)
             with gr.Row():
                 run = gr.Button("Generate", variant="primary", elem_id="text-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
@@ -750,6 +782,7 @@ def build_text_tab(tab: TextTab) -> None:
         concurrency_limit=1,
     )
     stop.click(None, cancels=[generation, submit])
+    return model
 
 
 # ----------------------------------------------------------------------------------------------
@@ -793,17 +826,18 @@ class AboutTab:
         return f"{header}\n\n{loaded.card or 'This model folder has no model card (README.md).'}"
 
 
-def build_about_tab(tab: AboutTab) -> None:
+def build_about_tab(tab: AboutTab) -> gr.Markdown:
     gr.Markdown(
         "Every model of the suite, where its weights came from, and its model card, read from the folder "
         f"it was loaded from. PyTorch {torch.__version__} and Gradio {gr.__version__}, "
         f"{torch.get_num_threads()} CPU threads."
     )
-    gr.Markdown(models_overview(tab.models), elem_id="about-overview")
+    overview = gr.Markdown(models_overview(tab.models), elem_id="about-overview")
     names = list(tab.models)
     choice = gr.Dropdown(names, value=names[0], label="Model card", elem_id="about-choice")
     card = gr.Markdown(tab.model_card(names[0]), elem_id="about-card")
     choice.change(tab.model_card, choice, card, api_name="model_card")
+    return overview
 
 
 def show_sources(models: dict[str, LoadedModel], *names: str, elem_id: str | None = None) -> gr.Markdown:
@@ -833,20 +867,40 @@ def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
             show_sources(models, "hair-cyclegan", elem_id="hair-source")
             build_hair_tab(HairTab(models["hair-cyclegan"]))
         with gr.Tab("Text completion: GPT-2", id="text"):
-            show_sources(models, "text-gpt2", "text-gpt2-small", elem_id="text-source")
-            build_text_tab(TextTab({name: models[name] for name in ("text-gpt2", "text-gpt2-small")}))
+            text_models = {name: models[name] for name in ("text-gpt2", "text-gpt2-small")}
+            text_source = show_sources(models, *text_models, elem_id="text-source")
+            text_tab = TextTab(text_models)
+            text_choice = build_text_tab(text_tab)
         with gr.Tab("About", id="about"):
-            build_about_tab(AboutTab(models))
+            overview = build_about_tab(AboutTab(models))
 
-        # A trivial endpoint: the benchmark's baseline, and a health check for deployments.
+        # Models loading in the background (LOAD_AFTER_START): the page shows them once they are ready.
+        def when_loaded():
+            wait_until_loaded(models)
+            return model_status(text_models), text_tab.choices(), model_status(models), models_overview(models)
+
+        demo.load(
+            when_loaded,
+            None,
+            [text_source, text_choice, status, overview],
+            api_visibility="private",
+            concurrency_limit=None,  # it only waits: it must not take a slot from the image tabs
+        )
+
+        # A trivial endpoint: the benchmark's baseline, and a health check for deployments (which answers
+        # once every model has loaded or failed, so that it reports where all the weights came from).
+        def current_status() -> str:
+            wait_until_loaded(models)
+            return model_status(models)
+
         status_button = gr.Button(visible=False)
-        status_button.click(lambda: model_status(models), None, status, api_name="model_status")
+        status_button.click(current_status, None, status, api_name="model_status", concurrency_limit=None)
     return demo
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    models = load_models(args.offline, args.repo_overrides, args.hub_timeout, args.weights_dir)
+    models = load_models(args.offline, args.repo_overrides, args.hub_timeout, args.weights_dir, LOAD_AFTER_START)
     demo = build_app(models)
     demo.queue(default_concurrency_limit=2)
     demo.launch(
@@ -864,6 +918,7 @@ def main(argv: list[str] | None = None) -> None:
             "No public share link: the share tunnel could not start here (it needs the internet). "
             f"The app keeps serving locally at {demo.local_url}"
         )
+    finish_loading(models.values(), on_ready=lambda loaded: print(f"[{loaded.spec.name}] {loaded.message}"))
     demo.block_thread()
 
 

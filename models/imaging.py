@@ -81,7 +81,7 @@ def _open_file(source: str | Path | bytes) -> Image.Image:
         raise ImageInputError(
             "This file is not an image that can be read (PNG, JPEG, WebP, GIF, BMP and TIFF work)."
         ) from error
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: e.g. a PNG whose metadata chunks are too large
         raise ImageInputError(f"The image file could not be read ({error}).") from error
     return image
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +54,21 @@ class ModelSpec:
         return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class LoadedModel:
     spec: ModelSpec
     model: Any | None
-    origin: str  # "hub", "hub-cache", "shipped" or "unavailable"
+    origin: str  # "hub", "hub-cache", "shipped", "unavailable", or "loading" (see ModelLoader.load_later)
     folder: Path | None
     message: str  # one line for the page: where the weights came from, and why
+    ready: threading.Event = field(default_factory=_set_event, repr=False, compare=False)
+    load_later: Callable[[], LoadedModel] | None = field(default=None, repr=False, compare=False)
 
     @property
     def available(self) -> bool:
@@ -92,6 +100,12 @@ class ModelLoader:
         self.hub_timeout = hub_timeout
         self.cache_dir = cache_dir
         self.hub_down: str | None = "offline mode" if self.offline else None
+
+    def load_later(self, spec: ModelSpec, load_fn: Callable[[Path], Any]) -> LoadedModel:
+        """A placeholder to show now (origin "loading", `ready` not set), filled in by `finish_loading`."""
+        placeholder = LoadedModel(spec, None, "loading", None, "loading in the background", threading.Event())
+        placeholder.load_later = lambda: self.load(spec, load_fn)
+        return placeholder
 
     def load(self, spec: ModelSpec, load_fn: Callable[[Path], Any]) -> LoadedModel:
         errors = []
@@ -172,6 +186,34 @@ class ModelLoader:
             )
         except (LocalEntryNotFoundError, HFValidationError, OSError, ValueError):
             return None
+
+
+def finish_loading(
+    models: Iterable[LoadedModel], on_ready: Callable[[LoadedModel], None] | None = None
+) -> threading.Thread:
+    """Load the placeholders made by `ModelLoader.load_later` in a background thread, one by one.
+
+    Each placeholder is filled in place and its `ready` event set, whether its model loaded or not;
+    then `on_ready(placeholder)` is called, e.g. to log where its weights came from.
+    """
+    pending = [model for model in models if model.load_later is not None and not model.ready.is_set()]
+
+    def load_all() -> None:
+        for placeholder in pending:
+            try:
+                loaded = placeholder.load_later()
+                placeholder.model, placeholder.origin = loaded.model, loaded.origin
+                placeholder.folder, placeholder.message = loaded.folder, loaded.message
+            except Exception as error:  # load() catches the model's own errors: this would be a bug, said on the page
+                placeholder.origin, placeholder.message = "unavailable", f"disabled: {_short_reason(error)}"
+            finally:
+                placeholder.ready.set()
+            if on_ready is not None:
+                on_ready(placeholder)
+
+    thread = threading.Thread(target=load_all, daemon=True, name="finish-loading")
+    thread.start()
+    return thread
 
 
 def _short_reason(error: Exception) -> str:

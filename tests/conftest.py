@@ -103,3 +103,52 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+def train_tiny_models(root: Path) -> Path:
+    """Tiny models for every tab, trained on data made on the spot; returns the weights folder.
+
+    Seconds of training each: enough to check the app's wiring and its handling of bad input,
+    whatever weights are shipped.
+    """
+    from training import train_cyclegan, train_dcgan, train_digits, train_face_vae, train_gpt
+    from training.faces import tiny_synthetic_faces
+    from training.mnist import tiny_synthetic_mnist
+
+    weights = root / "weights"
+    mnist = tiny_synthetic_mnist(root / "mnist", count=64)
+    for model in ("ae", "vae"):
+        train_digits.main(
+            ["--model", model, "--data-dir", str(mnist), "--tiny", "--batch-size", "32"]
+            + ["--out-dir", str(weights / f"digits-{model}"), "--run-dir", str(root / f"run-digits-{model}")]
+        )
+    faces = tiny_synthetic_faces(root / "faces", count=64)
+    common = ["--data-dir", str(faces), "--tiny", "--batch-size", "16"]
+    train_face_vae.main([*common, "--out-dir", str(weights / "faces-vae"), "--run-dir", str(root / "run-vae")])
+    train_dcgan.main([*common, "--out-dir", str(weights / "faces-dcgan"), "--run-dir", str(root / "run-gan")])
+    train_cyclegan.main([*common, "--out-dir", str(weights / "hair-cyclegan"), "--run-dir", str(root / "run-hair")])
+    books = root / "books"
+    books.mkdir()
+    for name in ("first.txt", "second.txt", "held_out.txt"):
+        (books / name).write_text("The quick brown fox jumps over the lazy dog. It was a cold day in April. " * 150)
+    train_gpt.main(
+        ["--data-dir", str(books), "--val-book", "held_out.txt", "--tiny"]
+        + ["--out-dir", str(weights / "text-gpt2-small"), "--run-dir", str(root / "run-text")]
+    )
+    return weights
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A weights folder with a tiny model of every tab, trained once per test session."""
+    return train_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_client(tiny_weights, tmp_path_factory):
+    """gradio_client connected to the real app (`python app.py`) serving the tiny models."""
+    from gradio_client import Client
+
+    log = tmp_path_factory.mktemp("tiny-app") / "app.log"
+    with running_app(log, "--weights-dir", str(tiny_weights)) as url:
+        yield Client(url, verbose=False)

@@ -162,3 +162,34 @@ def test_model_handlers_are_wrapped_for_zerogpu_when_spaces_is_installed(monkeyp
     }
     assert model_handlers <= set(wrapped)
     assert "model_card" not in wrapped  # no model runs there
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/gradio_api/file=/etc/passwd",
+        "/gradio_api/file=app.py",  # the app's own source is not a file the page needs
+        "/gradio_api/file=weights/digits-vae/model.safetensors",
+        "/gradio_api/file=weights/examples/../../app.py",
+        "/gradio_api/file=%2Fetc%2Fpasswd",
+        "/file=/etc/passwd",
+        "/static/../../../../etc/passwd",
+    ],
+)
+def test_app_serves_no_file_outside_its_own(app_url, path):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(app_url.rstrip("/") + path, timeout=10)
+    assert refused.value.code in (403, 404)
+
+
+def test_app_serves_its_example_images(app_url):
+    import urllib.request
+
+    from app import EXAMPLES
+
+    example = next(EXAMPLES.glob("digit_*.png"))
+    with urllib.request.urlopen(f"{app_url}gradio_api/file={example}", timeout=10) as response:
+        assert response.status == 200 and response.read() == example.read_bytes()

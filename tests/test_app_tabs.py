@@ -1,40 +1,18 @@
-"""The face and text tabs' endpoints through gradio_client, on tiny models this test trains itself.
+"""The face and text tabs' endpoints through gradio_client, on tiny models trained by the session.
+
+`tiny_client` (tests/conftest.py) trains a tiny model of every tab once per test session and
+serves them with `python app.py --weights-dir`.
 
 This checks the wiring (inputs, outputs, seeds, streaming, bad input), whatever weights are
 shipped; the quality of shipped models is checked by their own tests and model cards.
 """
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.conftest import running_app
-from training import train_cyclegan, train_dcgan, train_face_vae, train_gpt
-from training.faces import tiny_synthetic_faces
-
 FIRST_PRESET = "man with glasses - man without + woman without = woman with glasses"
-
-
-@pytest.fixture(scope="module")
-def tiny_client(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faces")
-    data = tiny_synthetic_faces(root / "data", count=64)
-    weights = root / "weights"
-    common = ["--data-dir", str(data), "--tiny", "--batch-size", "16"]
-    train_face_vae.main([*common, "--out-dir", str(weights / "faces-vae"), "--run-dir", str(root / "run-vae")])
-    train_dcgan.main([*common, "--out-dir", str(weights / "faces-dcgan"), "--run-dir", str(root / "run-gan")])
-    train_cyclegan.main([*common, "--out-dir", str(weights / "hair-cyclegan"), "--run-dir", str(root / "run-hair")])
-    books = root / "books"
-    books.mkdir()
-    for name in ("first.txt", "second.txt", "held_out.txt"):
-        (books / name).write_text("The quick brown fox jumps over the lazy dog. It was a cold day in April. " * 150)
-    train_gpt.main(
-        ["--data-dir", str(books), "--val-book", "held_out.txt", "--tiny"]
-        + ["--out-dir", str(weights / "text-gpt2-small"), "--run-dir", str(root / "run-text")]
-    )
-    with running_app(root / "app.log", "--weights-dir", str(weights)) as url:
-        yield Client(url, verbose=False)
 
 
 @pytest.fixture
@@ -51,7 +29,7 @@ def images(gallery) -> list[Image.Image]:
 def test_status_reports_the_tiny_models(tiny_client):
     status = tiny_client.predict(api_name="/model_status")
     assert "faces-vae**: shipped weights" in status and "faces-dcgan**: shipped weights" in status
-    assert "digits-ae**: disabled" in status  # this weights folder has no digits models: that tab says so
+    assert "digits-ae**: shipped weights" in status and "text-gpt2-small**: shipped weights" in status
 
 
 def test_generate_faces_is_seeded(tiny_client):

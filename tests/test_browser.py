@@ -101,6 +101,11 @@ def test_every_tab_says_where_its_weights_come_from(page, tab, source_id, models
     page.get_by_role("tab", name=tab).click()
     source = page.locator(f"#{source_id}")
     source.wait_for(timeout=10_000)
+    # The text models load in the background after the page is up; their lines change when they are ready.
+    page.wait_for_function(
+        f"() => !document.querySelector('#{source_id}').innerText.includes('loading in the background')",
+        timeout=120_000,
+    )
     lines = source.inner_text().splitlines()
     for name in models:
         line = next(line for line in lines if line.startswith(name))

@@ -175,3 +175,23 @@ def test_shipped_weights_have_no_revision_and_may_lack_a_card(spec, shipped):
     loaded = ModelLoader(offline=True).load(spec, Autoencoder.from_pretrained)
     assert loaded.origin == "shipped" and loaded.revision is None
     assert loaded.card == ""
+
+
+def test_load_later_fills_the_placeholder_in_the_background(spec):
+    loader = ModelLoader(offline=True)
+    placeholder = loader.load_later(spec, Autoencoder.from_pretrained)
+    assert placeholder.origin == "loading" and not placeholder.available and not placeholder.ready.is_set()
+    seen = []
+    loading.finish_loading([placeholder], on_ready=seen.append).join(timeout=60)
+    assert placeholder.ready.is_set() and placeholder.available and placeholder.origin == "shipped"
+    assert seen == [placeholder]
+
+
+def test_a_model_that_fails_to_load_later_is_ready_and_says_why(spec):
+    def broken(folder):
+        raise OSError("disk on fire")
+
+    placeholder = ModelLoader(offline=True).load_later(spec, broken)
+    loading.finish_loading([placeholder]).join(timeout=60)
+    assert placeholder.ready.is_set() and not placeholder.available
+    assert "disabled" in placeholder.message and "disk on fire" in placeholder.message

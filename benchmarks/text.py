@@ -1,0 +1,165 @@
+"""Text generation speed: time to first token and tokens per second, three ways, on the same model.
+
+    python -m benchmarks.text [--weights-dir weights] [--tokens 128] [--runs 5]
+
+1. bare `model.generate` (the reference: what transformers does alone);
+2. the app's `models.text.stream_completion` in-process (generation in a thread, TextIteratorStreamer);
+3. through the running app with gradio_client (`/complete_text`, streamed).
+
+Every way samples the same number of new tokens with the same settings (`min_new_tokens` keeps the
+bare run from stopping early; the streamed runs use seeds whose completions reach the limit), and
+tokens/s counts the new tokens after the first over the time after the first token, so that the
+prompt's processing is in the time to first token only. Runs for the shipped small GPT-2, and for
+OpenAI's GPT-2 when it is in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.run import ROOT, start_server
+from tests.conftest import free_port
+
+PROMPT = "It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith"
+SETTINGS = {"temperature": 0.8, "top_k": 50, "top_p": 0.95, "repetition_penalty": 1.1}
+
+
+def summary(first_token_s: list[float], rates: list[float]) -> dict[str, float]:
+    return {"first_token_ms": 1000 * statistics.median(first_token_s), "tokens_per_s": statistics.median(rates)}
+
+
+def bare_generate(loaded, new_tokens: int, runs: int) -> dict[str, float]:
+    """`model.generate` alone: one token (time to first token), then `new_tokens` (the rate after it)."""
+    from transformers import GenerationConfig
+
+    model, tokenizer = loaded.model, loaded.tokenizer
+    prompt_ids = tokenizer(PROMPT, return_tensors="pt")["input_ids"]
+
+    def generate(count: int) -> float:
+        config = GenerationConfig(
+            max_new_tokens=count,
+            min_new_tokens=count,
+            do_sample=True,
+            pad_token_id=tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **SETTINGS,
+        )
+        started = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(prompt_ids, attention_mask=torch.ones_like(prompt_ids), generation_config=config)
+        return time.perf_counter() - started
+
+    generate(new_tokens)  # warm-up
+    first, rates = [], []
+    for _ in range(runs):
+        one = generate(1)
+        total = generate(new_tokens)
+        first.append(one)
+        rates.append((new_tokens - 1) / (total - one))
+    return summary(first, rates)
+
+
+def full_length_seed(loaded, new_tokens: int) -> int:
+    """A seed whose completion of PROMPT runs to `new_tokens` (the model does not end the text first)."""
+    from models.text import GenerationSettings, complete
+
+    for seed in range(100):
+        settings = GenerationSettings(max_new_tokens=new_tokens, seed=seed, **SETTINGS)
+        if complete(loaded, PROMPT, settings).new_tokens == new_tokens:
+            return seed
+    raise RuntimeError(f"no seed in 0..99 makes the model write {new_tokens} tokens")
+
+
+def streamed_in_process(loaded, new_tokens: int, runs: int, seed: int) -> dict[str, float]:
+    from models.text import GenerationSettings, stream_completion
+
+    settings = GenerationSettings(max_new_tokens=new_tokens, seed=seed, **SETTINGS)
+    first, rates = [], []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        first_at = None
+        for completion in stream_completion(loaded, PROMPT, settings):
+            first_at = first_at or time.perf_counter()
+            new_tokens = completion.new_tokens
+        finished = time.perf_counter()
+        if run:  # the first run warms up
+            first.append(first_at - started)
+            rates.append((new_tokens - 1) / (finished - first_at))
+    return summary(first, rates)
+
+
+def through_the_app(client, model_label: str, new_tokens: int, runs: int, seed: int) -> dict[str, float]:
+    """`/complete_text` with gradio_client: the first streamed update, and the rate after it."""
+    arguments = (PROMPT, new_tokens, *SETTINGS.values(), seed, model_label)
+    first, rates = [], []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        job = client.submit(*arguments, api_name="/complete_text")
+        first_at = None
+        for text_so_far, _ in job:
+            if first_at is None and len(text_so_far) > len(PROMPT):
+                first_at = time.perf_counter()
+        finished = time.perf_counter()
+        status = job.outputs()[-1][1]
+        generated = int(status.split(" tokens in ")[0].split()[-1])  # "57 tokens in 1.9 s (...)"
+        if run:
+            first.append(first_at - started)
+            rates.append((generated - 1) / (finished - first_at))
+    return summary(first, rates)
+
+
+def text_models(weights_dir: Path) -> dict:
+    """name -> LoadedModel for the text models here: shipped, or in the local HF cache."""
+    import app
+
+    models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
+    return {name: models[name] for name in ("text-gpt2-small", "text-gpt2") if models[name].available}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights-dir", type=Path, default=ROOT / "weights")
+    parser.add_argument("--tokens", type=int, default=128, help="new tokens per completion")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per way (median reported)")
+    args = parser.parse_args()
+    from gradio_client import Client
+
+    import app
+
+    models = text_models(args.weights_dir)
+    if not models:
+        raise SystemExit(f"No text model shipped in {args.weights_dir} nor cached: nothing to measure.")
+    port = free_port()
+    server, _ = start_server(port, args.weights_dir)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        print(f"{args.tokens} new tokens, median of {args.runs} runs, {torch.get_num_threads()} torch threads")
+        print(f"{'model':<18} {'way':<32} {'first token ms':>15} {'tokens/s':>9} {'vs bare':>8}")
+        for name, loaded in models.items():
+            seed = full_length_seed(loaded.model, args.tokens)
+            bare = bare_generate(loaded.model, args.tokens, args.runs)
+            results = {
+                "bare model.generate": bare,
+                "stream_completion, in-process": streamed_in_process(loaded.model, args.tokens, args.runs, seed),
+                "/complete_text via gradio_client": through_the_app(
+                    client, app.TextTab.label(loaded), args.tokens, args.runs, seed
+                ),
+            }
+            for way, figures in results.items():
+                ratio = figures["tokens_per_s"] / bare["tokens_per_s"]
+                print(
+                    f"{name:<18} {way:<32} {figures['first_token_ms']:>15.1f} "
+                    f"{figures['tokens_per_s']:>9.1f} {ratio:>7.2f}×"
+                )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
