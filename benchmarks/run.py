@@ -53,14 +53,35 @@ def time_calls(call: Callable[[], object], count: int, warmup: int = 3) -> dict[
     return percentiles(samples)
 
 
-def endpoint_cases(files: dict[str, str], weights_dir: Path) -> dict[str, tuple[tuple, Callable]]:
-    """api name -> (arguments for gradio_client, in-process call of the same handler).
+def make_input_files(folder: Path) -> dict[str, str]:
+    """The benchmark's input images, written to `folder`: two drawn digits and two cartoon faces."""
+    files = {}
+    for kind in ("one", "zero"):
+        files[kind] = str(folder / f"{kind}.png")
+        draw_digit(kind).save(files[kind])
+    for name, size in (("face", 400), ("face256", 256)):
+        files[name] = str(folder / f"{name}.png")
+        cartoon_face(size, {"Blond_Hair": 0, "Eyeglasses": 0}, np.random.default_rng(0)).save(files[name])
+    return files
 
-    Endpoints whose model is not available (no shipped weights, no Hub) are left out.
+
+def api_name_of(case_name: str) -> str:
+    """The endpoint a case calls: "/translate_hair (256×256 input)" calls /translate_hair."""
+    return case_name.split(" ")[0]
+
+
+def endpoint_cases(
+    files: dict[str, str], weights_dir: Path, models: dict | None = None
+) -> dict[str, tuple[tuple, Callable]]:
+    """case name -> (arguments for gradio_client, in-process call of the same handler).
+
+    Endpoints whose model is not available (no shipped weights, no Hub) are left out. `models`:
+    the result of `app.load_models` when the caller has loaded them already.
     """
     import app
 
-    models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
+    if models is None:
+        models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
     available = {name for name, loaded in models.items() if loaded.available}
     digits_tab = app.DigitsTab(models["digits-ae"], models["digits-vae"])
     faces_tab = app.FacesTab(models["faces-dcgan"], models["faces-vae"])
@@ -148,14 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
-    workdir = Path(tempfile.mkdtemp())
-    files = {}
-    for kind in ("one", "zero"):
-        files[kind] = str(workdir / f"{kind}.png")
-        draw_digit(kind).save(files[kind])
-    for name, size in (("face", 400), ("face256", 256)):
-        files[name] = str(workdir / f"{name}.png")
-        cartoon_face(size, {"Blond_Hair": 0, "Eyeglasses": 0}, np.random.default_rng(0)).save(files[name])
+    files = make_input_files(Path(tempfile.mkdtemp()))
 
     results: dict[str, object] = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     port = free_port()
@@ -170,7 +184,7 @@ def main() -> None:
         latency = {}
         for api_name, (client_args, in_process) in cases.items():
             wrapped = [handle_file(value) if value in files.values() else value for value in client_args]
-            api = api_name.split(" ")[0]  # "/translate_hair (256×256 input)" calls /translate_hair
+            api = api_name_of(api_name)
             latency[api_name] = {
                 "in_process": time_calls(in_process, args.calls),
                 "end_to_end": time_calls(lambda w=wrapped, a=api: client.predict(*w, api_name=a), args.calls),
