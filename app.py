@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import math
 import os
 import random
@@ -22,6 +23,7 @@ from typing import Any
 
 import gradio as gr
 import torch
+from gradio import processing_utils
 from PIL import Image
 
 from models import cyclegan, dcgan, digits, face_vae, text
@@ -60,6 +62,9 @@ MAX_SAMPLES = 64
 MAX_STEPS = 16
 MAX_SEED = 2**31 - 1
 UPLOAD_LIMIT = "10mb"
+QUEUE_LIMIT = 64  # requests waiting at most; more get "the queue is full" instead of an ever longer wait
+CACHE_LIFETIME_S = 3600  # output files are deleted after an hour (checked every hour)
+KEPT_WALKS = 64  # animated walks kept on disk, by turns (Gradio copies each one as it answers)
 CSS = "#digit-input img, #digit-ae img, #digit-vae img, #digit-samples img { image-rendering: pixelated; }"
 
 
@@ -139,6 +144,25 @@ class ImageFile(gr.Image):
         if payload is None or (payload.url or "").startswith("data:"):
             return super().preprocess(payload)
         return str(payload.path)
+
+
+def _save_pil_to_cache_atomically(img: Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """gradio.processing_utils.save_pil_to_cache, writing a new file and renaming it into place.
+
+    Gradio names an output image after its content and rewrote that file in place, so a client still
+    downloading the same image for another request (two users on the default seed) got 0 bytes.
+    """
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as partial:
+        partial.write(data)
+    os.replace(partial.name, path)
+    return str(path)
+
+
+processing_utils.save_pil_to_cache = _save_pil_to_cache_atomically
 
 
 def on_gpu(handler: Callable) -> Callable:
@@ -338,6 +362,11 @@ def face_examples(image_input: gr.Image) -> None:
 class FacesTab:
     def __init__(self, generator: LoadedModel, vae: LoadedModel):
         self.generator, self.vae = generator, vae
+        self.walks = Path(tempfile.mkdtemp(prefix="face-walks-"))
+        self.walk_count = itertools.count()
+
+    def next_walk_path(self) -> Path:
+        return self.walks / f"walk-{next(self.walk_count) % KEPT_WALKS}.gif"
 
     @user_errors
     def generate_faces(self, count: float, seed: float, noise_scale: float, model: str = "DCGAN"):
@@ -375,7 +404,7 @@ class FacesTab:
         steps = whole_number(steps, "Steps", 2, MAX_WALK_STEPS)
         noise_scale = clamped(noise_scale, "Noise scale", 0.0, 1.5)
         frames = dcgan.interpolate_seeds(require(self.generator), seed_a, seed_b, steps, noise_scale)
-        gif = dcgan.save_animated_gif(frames, Path(tempfile.mkdtemp()) / "walk.gif", frame_ms=120, scale=2)
+        gif = dcgan.save_animated_gif(frames, self.next_walk_path(), frame_ms=120, scale=2)
         return face_images(frames), str(gif)
 
 
@@ -846,7 +875,7 @@ def show_sources(models: dict[str, LoadedModel], *names: str, elem_id: str | Non
 
 
 def build_app(models: dict[str, LoadedModel]) -> gr.Blocks:
-    with gr.Blocks(title="Generative models suite") as demo:
+    with gr.Blocks(title="Generative models suite", delete_cache=(CACHE_LIFETIME_S, CACHE_LIFETIME_S)) as demo:
         gr.Markdown(
             "# Generative models suite\n"
             "Classic generative models in PyTorch, really trained, running on your CPU. "
@@ -902,7 +931,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     models = load_models(args.offline, args.repo_overrides, args.hub_timeout, args.weights_dir, LOAD_AFTER_START)
     demo = build_app(models)
-    demo.queue(default_concurrency_limit=2)
+    demo.queue(default_concurrency_limit=2, max_size=QUEUE_LIMIT)
     demo.launch(
         server_name=args.host,
         server_port=args.port,

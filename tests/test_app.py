@@ -1,6 +1,7 @@
 """Drive the running app through gradio_client, as an API user would."""
 
 import functools
+import os
 import types
 
 import numpy as np
@@ -193,3 +194,21 @@ def test_app_serves_its_example_images(app_url):
     example = next(EXAMPLES.glob("digit_*.png"))
     with urllib.request.urlopen(f"{app_url}gradio_api/file={example}", timeout=10) as response:
         assert response.status == 200 and response.read() == example.read_bytes()
+
+
+def test_output_images_are_replaced_atomically_while_being_read(tmp_path):
+    from gradio import processing_utils
+
+    import app
+
+    assert processing_utils.save_pil_to_cache is app._save_pil_to_cache_atomically  # what every component calls
+    image = Image.new("RGB", (64, 64), (10, 200, 30))
+    path = app._save_pil_to_cache_atomically(image, str(tmp_path), format="png")
+    with open(path, "rb") as download:  # a client still reading the first answer...
+        again = app._save_pil_to_cache_atomically(image, str(tmp_path), format="png")  # ...a second one, same image
+        assert again == path
+        # A new file took the name (in place, the reader would see it truncated mid-download) ...
+        assert os.fstat(download.fileno()).st_ino != os.stat(path).st_ino
+        assert Image.open(download).getpixel((0, 0)) == (10, 200, 30)  # ... and the reader's file is whole
+    assert Image.open(path).getpixel((0, 0)) == (10, 200, 30)
+    assert not list(tmp_path.rglob("*.part"))
