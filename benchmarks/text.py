@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.run import ROOT, start_server
 from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PROMPT = "It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith"
 SETTINGS = {"temperature": 0.8, "top_k": 50, "top_p": 0.95, "repetition_penalty": 1.1}
@@ -118,7 +119,34 @@ def text_models(weights_dir: Path) -> dict:
     import app
 
     models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
-    return {name: models[name] for name in ("text-gpt2-small", "text-gpt2") if models[name].available}
+    return {name: models[name] for name in app.LOAD_AFTER_START if models[name].available}
+
+
+def measure(client, weights_dir: Path, tokens: int, runs: int) -> dict[str, dict[str, dict[str, float]]]:
+    """model name -> way -> figures, for every text model available; `client` talks to the running app."""
+    import app
+
+    results = {}
+    for name, loaded in text_models(weights_dir).items():
+        seed = full_length_seed(loaded.model, tokens)
+        results[name] = {
+            "bare model.generate": bare_generate(loaded.model, tokens, runs),
+            "stream_completion, in-process": streamed_in_process(loaded.model, tokens, runs, seed),
+            "/complete_text via gradio_client": through_the_app(client, app.TextTab.label(loaded), tokens, runs, seed),
+        }
+    return results
+
+
+def print_table(results: dict, tokens: int, runs: int) -> None:
+    print(f"text generation: {tokens} new tokens, median of {runs} runs, {torch.get_num_threads()} torch threads")
+    print(f"{'model':<18} {'way':<34} {'first token ms':>15} {'tokens/s':>9} {'vs bare':>8}")
+    for name, ways in results.items():
+        bare = ways["bare model.generate"]["tokens_per_s"]
+        for way, figures in ways.items():
+            print(
+                f"{name:<18} {way:<34} {figures['first_token_ms']:>15.1f} "
+                f"{figures['tokens_per_s']:>9.1f} {figures['tokens_per_s'] / bare:>7.2f}×"
+            )
 
 
 def main() -> None:
@@ -129,33 +157,15 @@ def main() -> None:
     args = parser.parse_args()
     from gradio_client import Client
 
-    import app
+    from benchmarks.run import start_server  # run.py imports this module: import it here, not at the top
 
-    models = text_models(args.weights_dir)
-    if not models:
+    if not text_models(args.weights_dir):
         raise SystemExit(f"No text model shipped in {args.weights_dir} nor cached: nothing to measure.")
     port = free_port()
     server, _ = start_server(port, args.weights_dir)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        print(f"{args.tokens} new tokens, median of {args.runs} runs, {torch.get_num_threads()} torch threads")
-        print(f"{'model':<18} {'way':<32} {'first token ms':>15} {'tokens/s':>9} {'vs bare':>8}")
-        for name, loaded in models.items():
-            seed = full_length_seed(loaded.model, args.tokens)
-            bare = bare_generate(loaded.model, args.tokens, args.runs)
-            results = {
-                "bare model.generate": bare,
-                "stream_completion, in-process": streamed_in_process(loaded.model, args.tokens, args.runs, seed),
-                "/complete_text via gradio_client": through_the_app(
-                    client, app.TextTab.label(loaded), args.tokens, args.runs, seed
-                ),
-            }
-            for way, figures in results.items():
-                ratio = figures["tokens_per_s"] / bare["tokens_per_s"]
-                print(
-                    f"{name:<18} {way:<32} {figures['first_token_ms']:>15.1f} "
-                    f"{figures['tokens_per_s']:>9.1f} {ratio:>7.2f}×"
-                )
+        print_table(measure(client, args.weights_dir, args.tokens, args.runs), args.tokens, args.runs)
     finally:
         server.terminate()
         server.wait(timeout=30)

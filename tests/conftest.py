@@ -69,10 +69,10 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> 
 
 
 @contextlib.contextmanager
-def running_app(log: Path, *app_args: str):
-    """`python app.py` on a free port, offline; yields its URL and stops it afterwards."""
+def running_app(log: Path, *app_args: str, env: dict[str, str] | None = None):
+    """`python app.py` on a free port, offline unless `env` says otherwise; yields its URL, then stops it."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     with open(log, "w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(port), *app_args],
