@@ -794,7 +794,8 @@ def build_text_tab(tab: TextTab) -> gr.Radio:
                 stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
     inputs = [prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, model]
     # Generation has its own queue slot, so image tabs never wait behind a long completion.
-    generation = run.click(
+    generation = gr.on(
+        [run.click, prompt.submit],
         on_gpu(tab.complete_text),
         inputs,
         [output, status],
@@ -802,15 +803,7 @@ def build_text_tab(tab: TextTab) -> gr.Radio:
         concurrency_id="text",
         concurrency_limit=1,
     )
-    submit = prompt.submit(
-        on_gpu(tab.complete_text),
-        inputs,
-        [output, status],
-        api_visibility="private",
-        concurrency_id="text",
-        concurrency_limit=1,
-    )
-    stop.click(None, cancels=[generation, submit])
+    stop.click(None, cancels=[generation])
     return model
 
 
