@@ -64,6 +64,9 @@ MAX_SEED = 2**31 - 1
 UPLOAD_LIMIT = "10mb"
 QUEUE_LIMIT = 64  # requests waiting at most; more get "the queue is full" instead of an ever longer wait
 CACHE_LIFETIME_S = 3600  # output files are deleted after an hour (checked every hour)
+# Gradio keeps a copy of every component's settings per browser session (about 270 KiB for this page),
+# by default for the last 10,000 sessions (2.7 GB). The last 256 users are far more than 2 vCPUs serve at once.
+SESSIONS_KEPT = 256
 KEPT_WALKS = 64  # animated walks kept on disk, by turns (Gradio copies each one as it answers)
 CSS = "#digit-input img, #digit-ae img, #digit-vae img, #digit-samples img { image-rendering: pixelated; }"
 
@@ -930,6 +933,7 @@ def main(argv: list[str] | None = None) -> None:
         server_port=args.port,
         share=args.share,
         max_file_size=UPLOAD_LIMIT,
+        state_session_capacity=SESSIONS_KEPT,
         show_error=True,
         css=CSS,
         allowed_paths=[str(EXAMPLES)],
