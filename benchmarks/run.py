@@ -162,6 +162,26 @@ def autoencoder_training_throughput(batch_size: int = 32, steps: int = 200) -> f
     return steps * batch_size / (time.perf_counter() - started)
 
 
+def cyclegan_generator_latency(weights_dir: Path, calls: int) -> dict[int, dict[str, float]]:
+    """In-process latency of one shipped hair generator on one face, at the shipped size and at 256×256.
+
+    The app resizes every upload to the size the model was trained at (64 here); the 256 figure is
+    the cost of the same network on a 256×256 face, as a model trained at 256 on a GPU would run.
+    """
+    from models import cyclegan
+
+    folder = weights_dir / "hair-cyclegan"
+    if not (folder / "config.json").exists():
+        return {}
+    generators = cyclegan.load_cyclegan(folder)
+    sizes = sorted({generators.image_size, 256})
+    faces = {size: torch.rand(1, 3, size, size) for size in sizes}
+    return {
+        size: time_calls(lambda f=faces[size]: cyclegan.translate(generators, f, "black_to_blond"), calls)
+        for size in sizes
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=50, help="timed calls per endpoint (at least 50 for the report)")
@@ -195,6 +215,7 @@ def main() -> None:
                 "end_to_end_urls": time_calls(lambda w=wrapped, a=api: url_client.predict(*w, api_name=a), args.calls),
             }
         results["latency"] = latency
+        results["cyclegan_generator"] = cyclegan_generator_latency(args.weights_dir, args.calls)
         results["text_generation"] = text_benchmark.measure(client, args.weights_dir, tokens=128, runs=5)
         results["server_rss_mb_after"] = memory.memory_info().rss / 2**20
     finally:
@@ -217,6 +238,11 @@ def main() -> None:
         row = [figures[key] for key in ("in_process", "end_to_end", "end_to_end_urls")]
         cells = " ".join(f"{cell['median_ms']:>10.1f} / {cell['p95_ms']:>6.1f}" for cell in row)
         print(f"{api_name:<32} {cells} {row[2]['median_ms'] - trivial:>+13.1f}")
+    for size, figures in results["cyclegan_generator"].items():
+        print(
+            f"hair generator alone, one {size}×{size} face: "
+            f"{figures['median_ms']:.1f} / {figures['p95_ms']:.1f} ms (median / p95, in-process)"
+        )
     if results["text_generation"]:
         text_benchmark.print_table(results["text_generation"], tokens=128, runs=5)
     print(

@@ -2,15 +2,18 @@
 and its model does what its tab promises. A family whose weights are not shipped yet is skipped."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
 import app
-from models import dcgan, digits, face_vae
+from models import cyclegan, dcgan, digits, face_vae, text
 from models.loading import ModelLoader, ModelSpec
 from tests.conftest import draw_digit
+from training import train_cyclegan
+from training.faces import DEFAULT_FACES_DIR, FaceDataset
 
 WEIGHTS = Path(app.WEIGHTS)
 MAX_FILE_BYTES = 25 * 2**20
@@ -81,3 +84,43 @@ def test_dcgan_faces_are_varied():
     distances.fill_diagonal_(float("inf"))
     assert distances.min() > 0.02  # no two faces (nearly) the same: no mode collapse
     assert faces.std(dim=0).mean() > 0.1  # pixels vary across faces
+
+
+def test_cyclegan_recolours_held_out_hair_both_ways_and_comes_back():
+    generators = shipped("hair-cyclegan")
+    if not DEFAULT_FACES_DIR.exists():
+        pytest.skip(f"no faces at {DEFAULT_FACES_DIR} (set SUITE_DATA_DIR)")
+    black, blond = (
+        FaceDataset(DEFAULT_FACES_DIR, generators.image_size, "val", keep=keep, limit=64, progress=False).images
+        for keep in (train_cyclegan.is_black, train_cyclegan.is_blond)
+    )
+    figures = train_cyclegan.evaluate(generators.black_to_blond, generators.blond_to_black, black, blond, 16)
+    generators.black_to_blond.eval(), generators.blond_to_black.eval()  # evaluate() leaves them training
+    assert figures["recoloured_black"] >= 0.8  # black hair read as blond after the translation
+    assert figures["recoloured_blond"] >= 0.8
+    assert 0.05 < figures["change_l1_black"] and 0.05 < figures["change_l1_blond"]  # not an identity map
+    assert figures["cycle_l1"] < 0.12  # the round trip brings the person back
+    made_blond = cyclegan.translate(generators, black[:8].float() / 255, "black_to_blond")  # the app's path
+    assert cyclegan.hair_looks_blond(made_blond).float().mean() >= 0.75
+
+
+PASSAGE = (
+    "The house stood at the end of the lane, and in the evening the old woman would sit by the window "
+    "and watch the road. Her son had gone to the town many years before, and she did not know whether "
+    "he would ever come back to her. \"I shall wait for him,\" she said to the doctor, \"as long as I live.\""
+)
+
+
+def test_small_gpt_models_english_it_never_saw_and_writes_words():
+    loaded = shipped("text-gpt2-small")
+    ids = loaded.tokenizer(PASSAGE, return_tensors="pt").input_ids
+    with torch.no_grad():
+        loss = loaded.model(ids, labels=ids).loss.item()  # mean nats over the len - 1 predicted tokens
+    bits_per_byte = loss * (ids.shape[1] - 1) / len(PASSAGE.encode()) / math.log(2)
+    assert bits_per_byte < 2.0  # a model that knew nothing (uniform over its vocabulary) would be near 3.5
+    settings = text.GenerationSettings(max_new_tokens=60, temperature=0.8, top_k=50, seed=0)
+    completion = text.complete(loaded, "It was late in the evening when", settings)
+    words = completion.text.split()
+    assert len(words) >= 20
+    assert sum(word.strip('.,;:!?"\'-').isalpha() for word in words) / len(words) > 0.8  # words, not noise
+    assert len(set(words)) > len(words) / 2  # not one phrase over and over
