@@ -151,6 +151,38 @@ def test_interpolate_two_random_faces_in_the_browser(page):
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
 
 
+def test_upload_a_face_and_see_its_hair_translated_and_back(page):
+    needs_shipped("hair-cyclegan")
+    page.get_by_role("tab", name="Hair colour: CycleGAN").click()
+    page.locator("#hair-input input[type=file]").set_input_files(str(ROOT / "weights" / "examples" / "face_0.png"))
+    page.locator("#hair-input img").first.wait_for(timeout=30_000)
+    page.locator("#hair-translate").click()
+    page.locator("#hair-round-trip img").first.wait_for(timeout=30_000)
+    assert image_sources(page, "hair-translated") and image_sources(page, "hair-round-trip")
+    assert "Automatic:" in page.locator("#hair-note").inner_text()  # the direction it chose, and why
+    page.screenshot(path=str(ARTIFACTS / "hair.png"), full_page=True)
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
+
+
+def test_type_a_prompt_and_see_text_appear(page):
+    needs_shipped("text-gpt2-small")
+    page.get_by_role("tab", name="Text completion: GPT-2").click()
+    prompt = "It was late in the evening when"
+    page.get_by_label("Prompt").fill(prompt)
+    page.locator("#text-generate").click()
+    output = page.locator("#text-output textarea")
+    page.wait_for_function(
+        "prompt => { const box = document.querySelector('#text-output textarea');"
+        " return box && box.value.startsWith(prompt) && box.value.length > prompt.length + 20; }",
+        arg=prompt,
+        timeout=120_000,
+    )
+    page.locator("#text-status").get_by_text("tokens/s").first.wait_for(timeout=120_000)
+    assert len(output.input_value().split()) > len(prompt.split()) + 3
+    page.screenshot(path=str(ARTIFACTS / "text.png"), full_page=True)
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
+
+
 def test_about_tab_shows_every_model_card(page):
     page.get_by_role("tab", name="About").click()
     overview = page.locator("#about-overview")

@@ -5,6 +5,8 @@
 Writes, from what is in weights/:
 - docs/faces-dcgan-64.png: 64 DCGAN faces, seeds 0-63 (the face generation tab's first page);
 - docs/glasses-presets.png: each glasses preset's decoded inputs and its result, one row each;
+- docs/hair-cyclegan.png: DCGAN faces, their hair recoloured by the CycleGAN (direction chosen automatically,
+  as the tab does), and the round trip back;
 - weights/examples/face_<n>.png: DCGAN faces at 128×128, example inputs for the face tabs.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
-from models import dcgan, face_vae
+from models import cyclegan, dcgan, face_vae
 from models.imaging import tensor_to_image
 
 
@@ -50,6 +52,21 @@ def main(argv: list[str] | None = None) -> None:
         grid = make_grid(torch.cat(rows), nrow=5, padding=2, pad_value=1)
         tensor_to_image(grid, scale=2).save(args.docs_dir / "glasses-presets.png")
         print(f"Wrote {args.docs_dir / 'glasses-presets.png'}: inputs, then the result, one preset per row")
+
+
+    has_faces = (args.weights_dir / "faces-dcgan" / "config.json").exists()
+    if has_faces and (args.weights_dir / "hair-cyclegan" / "config.json").exists():
+        generators = cyclegan.load_cyclegan(args.weights_dir / "hair-cyclegan")
+        faces = dcgan.generate(dcgan.load_generator(args.weights_dir / "faces-dcgan"), 8, seed=0)
+        faces = torch.nn.functional.interpolate(faces, size=generators.image_size, mode="area")
+        translated, back = [], []
+        for face, choice in zip(faces, cyclegan.choose_direction(faces)):
+            there, here = cyclegan.round_trip(generators, face[None], choice.direction)
+            translated.append(there[0])
+            back.append(here[0])
+        grid = make_grid(torch.cat([faces, torch.stack(translated), torch.stack(back)]), nrow=8, padding=2, pad_value=1)
+        tensor_to_image(grid, scale=2).save(args.docs_dir / "hair-cyclegan.png")
+        print(f"Wrote {args.docs_dir / 'hair-cyclegan.png'}: DCGAN faces, translated, and back")
 
 
 if __name__ == "__main__":
