@@ -704,8 +704,8 @@ class TextTab:
 
     @property
     def models(self) -> dict[str, LoadedModel]:
-        """The text models that are loaded, by their label on the page."""
-        return {self.label(loaded): loaded for loaded in self.text_models.values() if loaded.available}
+        """The text models that are loaded, by name ("text-gpt2-small", ...)."""
+        return {name: loaded for name, loaded in self.text_models.items() if loaded.available}
 
     @staticmethod
     def label(loaded: LoadedModel) -> str:
@@ -713,10 +713,13 @@ class TextTab:
         return f"{loaded.model.name} ({where})"
 
     def choices(self) -> dict:
-        """The model choice once every text model has loaded: the available ones, the first selected."""
+        """The model choice once every text model has loaded: the available ones, labelled, the first selected."""
         wait_until_loaded(self.text_models)
-        labels = list(self.models)
-        return gr.update(choices=labels, value=labels[0] if labels else None)
+        available = self.models
+        return gr.update(
+            choices=[(self.label(loaded), name) for name, loaded in available.items()],
+            value=next(iter(available), None),
+        )
 
     def complete_text(
         self,
@@ -739,7 +742,8 @@ class TextTab:
             top_p: sample among the likeliest tokens that make up this much probability, 0.01 to 1.
             repetition_penalty: 1 (none) to 2; discourages repeating tokens.
             seed: random seed for reproducible text; empty picks one (reported in the status).
-            model: which model answers (see the tab's choices); empty takes the first available.
+            model: which model answers, "text-gpt2" (OpenAI's) or "text-gpt2-small" (trained here);
+                empty takes the first available.
         Yields:
             The prompt and its continuation so far, and a status line (tokens per second, seed, notices).
         """
@@ -749,7 +753,7 @@ class TextTab:
             raise gr.Error("No text model is available: see where the weights came from at the top of the page.")
         loaded = models.get(model) if model else next(iter(models.values()))
         if loaded is None:
-            raise gr.Error(f"Unknown model {model!r}; choose one of: {', '.join(models)}.")
+            raise gr.Error(f"The model {model!r} is not available; choose one of: {', '.join(models)}.")
         try:
             prompt = text.clean_prompt(prompt or "")  # first, so that control characters do not count
             notice = ""
@@ -775,7 +779,6 @@ def build_text_tab(tab: TextTab) -> gr.Radio:
         "Type the beginning of a text and watch GPT-2 continue it, token by token. "
         "Without the Hub, the small GPT-2 trained here on public-domain novels answers."
     )
-    choices = list(tab.models)
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(label="Prompt", lines=4, placeholder="It was a dark and stormy night;")
@@ -783,7 +786,9 @@ def build_text_tab(tab: TextTab) -> gr.Radio:
             output = gr.Textbox(label="Completion", lines=12, elem_id="text-output", buttons=["copy"])
             status = gr.Markdown(elem_id="text-status")
         with gr.Column(scale=1):
-            model = gr.Radio(choices, value=choices[0] if choices else None, label="Model")
+            # The values are the model names, known before the models load (API calls are checked against
+            # them); the labels say which model each is once it has loaded (TextTab.choices).
+            model = gr.Radio(list(tab.text_models), value=None, label="Model")
             max_new_tokens = gr.Slider(1, text.MAX_NEW_TOKENS, value=100, step=1, label="Max new tokens")
             temperature = gr.Slider(0, text.MAX_TEMPERATURE, value=0.8, step=0.05, label="Temperature")
             top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (0: off)")

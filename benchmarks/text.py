@@ -94,9 +94,9 @@ def streamed_in_process(loaded, new_tokens: int, runs: int, seed: int) -> dict[s
     return summary(first, rates)
 
 
-def through_the_app(client, model_label: str, new_tokens: int, runs: int, seed: int) -> dict[str, float]:
+def through_the_app(client, model_name: str, new_tokens: int, runs: int, seed: int) -> dict[str, float]:
     """`/complete_text` with gradio_client: the first streamed update, and the rate after it."""
-    arguments = (PROMPT, new_tokens, *SETTINGS.values(), seed, model_label)
+    arguments = (PROMPT, new_tokens, *SETTINGS.values(), seed, model_name)
     first, rates = [], []
     for run in range(runs + 1):
         started = time.perf_counter()
@@ -106,7 +106,7 @@ def through_the_app(client, model_label: str, new_tokens: int, runs: int, seed: 
             if first_at is None and len(text_so_far) > len(PROMPT):
                 first_at = time.perf_counter()
         finished = time.perf_counter()
-        status = job.outputs()[-1][1]
+        status = job.result()[1]  # raises the app's error, if any
         generated = int(status.split(" tokens in ")[0].split()[-1])  # "57 tokens in 1.9 s (...)"
         if run:
             first.append(first_at - started)
@@ -124,7 +124,6 @@ def text_models(weights_dir: Path) -> dict:
 
 def measure(client, weights_dir: Path, tokens: int, runs: int) -> dict[str, dict[str, dict[str, float]]]:
     """model name -> way -> figures, for every text model available; `client` talks to the running app."""
-    import app
 
     results = {}
     for name, loaded in text_models(weights_dir).items():
@@ -132,7 +131,7 @@ def measure(client, weights_dir: Path, tokens: int, runs: int) -> dict[str, dict
         results[name] = {
             "bare model.generate": bare_generate(loaded.model, tokens, runs),
             "stream_completion, in-process": streamed_in_process(loaded.model, tokens, runs, seed),
-            "/complete_text via gradio_client": through_the_app(client, app.TextTab.label(loaded), tokens, runs, seed),
+            "/complete_text via gradio_client": through_the_app(client, name, tokens, runs, seed),
         }
     return results
 

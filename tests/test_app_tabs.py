@@ -135,6 +135,18 @@ def test_complete_text_streams_and_is_seeded(tiny_client):
     assert complete(tiny_client, "It was a cold day", seed=5, max_new_tokens=16)[0] == final_text
 
 
+def test_complete_text_takes_the_model_by_name(tiny_client):
+    # The text models load after the page is up: a caller that names one must not be refused for that.
+    text_so_far, status = tiny_client.predict(
+        "It was a cold day", 8, 0.8, 50, 0.95, 1.1, 5, "text-gpt2-small", api_name="/complete_text"
+    )
+    assert text_so_far.startswith("It was a cold day") and "tokens/s" in status
+    with pytest.raises(AppError, match="'text-gpt2' is not available; choose one of: text-gpt2-small"):
+        tiny_client.predict("It was a cold day", 8, 0.8, 50, 0.95, 1.1, 5, "text-gpt2", api_name="/complete_text")
+    with pytest.raises(AppError, match="not in the list of choices"):
+        tiny_client.predict("It was a cold day", 8, 0.8, 50, 0.95, 1.1, 5, "gpt-5", api_name="/complete_text")
+
+
 def test_text_bad_input(tiny_client):
     with pytest.raises(AppError, match="empty"):
         complete(tiny_client, "   ")
