@@ -124,7 +124,6 @@ def text_models(weights_dir: Path) -> dict:
 
 def measure(client, weights_dir: Path, tokens: int, runs: int) -> dict[str, dict[str, dict[str, float]]]:
     """model name -> way -> figures, for every text model available; `client` talks to the running app."""
-
     results = {}
     for name, loaded in text_models(weights_dir).items():
         seed = full_length_seed(loaded.model, tokens)

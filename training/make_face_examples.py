@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.docs_dir.mkdir(parents=True, exist_ok=True)
 
+    faces = None  # the DCGAN's, reused by the hair figure
     if (args.weights_dir / "faces-dcgan" / "config.json").exists():
         generator = dcgan.load_generator(args.weights_dir / "faces-dcgan")
         faces = dcgan.generate(generator, 64, seed=0)
@@ -53,12 +54,9 @@ def main(argv: list[str] | None = None) -> None:
         tensor_to_image(grid, scale=2).save(args.docs_dir / "glasses-presets.png")
         print(f"Wrote {args.docs_dir / 'glasses-presets.png'}: inputs, then the result, one preset per row")
 
-
-    has_faces = (args.weights_dir / "faces-dcgan" / "config.json").exists()
-    if has_faces and (args.weights_dir / "hair-cyclegan" / "config.json").exists():
+    if faces is not None and (args.weights_dir / "hair-cyclegan" / "config.json").exists():
         generators = cyclegan.load_cyclegan(args.weights_dir / "hair-cyclegan")
-        faces = dcgan.generate(dcgan.load_generator(args.weights_dir / "faces-dcgan"), 8, seed=0)
-        faces = torch.nn.functional.interpolate(faces, size=generators.image_size, mode="area")
+        faces = torch.nn.functional.interpolate(faces[:8], size=generators.image_size, mode="area")
         translated, back = [], []
         for face, choice in zip(faces, cyclegan.choose_direction(faces)):
             there, here = cyclegan.round_trip(generators, face[None], choice.direction)

@@ -155,7 +155,6 @@ def evaluate(
         figures[f"auto_direction_right_{name}"] = direction_right / len(faces)
     count = len(black) + len(blond)
     figures["cycle_l1"] = (figures["cycle_l1_black"] * len(black) + figures["cycle_l1_blond"] * len(blond)) / count
-    black_to_blond.train(), blond_to_black.train()
     return figures
 
 
@@ -171,7 +170,6 @@ def save_grid(
         translated = forward(images)
         rows += [images, translated, backward(translated)]
     save_image(torch.cat(rows).float().add(1).div(2), path, nrow=len(black))
-    black_to_blond.train(), blond_to_black.train()
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -259,6 +257,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     val_images = (val_black.images.to(accelerator.device), val_blond.images.to(accelerator.device))
     val_figures: dict[str, float] = {}
     for epoch in range(start_epoch, args.epochs + 1):
+        black_to_blond.train(), blond_to_black.train()  # evaluate() and save_grid() leave them in eval mode
         steps = max(len(black_loader), len(blond_loader))
         black_batches, blond_batches = endless(black_loader), endless(blond_loader)
         sums = dict.fromkeys(history, 0.0)
