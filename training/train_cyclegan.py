@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
-from accelerate.utils import set_seed
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.utils import save_image
@@ -40,19 +38,9 @@ from models.cyclegan import (
     hair_looks_blond,
     save_cyclegan,
 )
-from training.common import (
-    Timer,
-    add_run_arguments,
-    describe_device,
-    format_duration,
-    load_checkpoint,
-    parse_run_arguments,
-    plot_losses,
-    push_to_hub,
-    save_checkpoint,
-    write_model_card,
-)
+from training.common import add_run_arguments, parse_run_arguments, plot_losses
 from training.faces import DEFAULT_FACES_DIR, FACES_DATA_NOTE, FaceDataset
+from training.loop import TrainingRun
 
 MAX_WEIGHTS_MIB = 25  # per shipped file
 TINY_FACES, TINY_VAL_FACES = 64, 16  # per domain
@@ -174,9 +162,8 @@ def save_grid(
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    set_seed(args.seed)
-    args.run_dir.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(args)  # first: the seed below decides the initial weights too
+    accelerator = run.accelerator
 
     train_black, train_blond = load_domains(args, "train", args.limit)
     val_black, val_blond = load_domains(args, "val", TINY_VAL_FACES if args.tiny else None)
@@ -212,34 +199,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     scheduler_d = torch.optim.lr_scheduler.LambdaLR(optimizer_d, schedule)
     pool_black, pool_blond = ImagePool(args.pool_size), ImagePool(args.pool_size)
 
-    start_epoch, spent, seconds_per_pair = 1, 0.0, float("nan")
-    history: dict[str, list[float]] = {"adversarial": [], "cycle": [], "identity": [], "discriminator": []}
-    val_history: dict[str, list[float]] = {"val cycle L1": [], "val change L1": []}
-    checkpoint_path = args.run_dir / "checkpoint.pt"
-    if args.resume and checkpoint_path.exists():
-        checkpoint = load_checkpoint(checkpoint_path)
-        for name, module in (
-            ("black_to_blond", black_to_blond),
-            ("blond_to_black", blond_to_black),
-            ("judge_black", judge_black),
-            ("judge_blond", judge_blond),
-        ):
-            module.load_state_dict(checkpoint[name])
-        optimizer_g.load_state_dict(checkpoint["optimizer_g"])
-        optimizer_d.load_state_dict(checkpoint["optimizer_d"])
-        for scheduler, name in ((scheduler_g, "scheduler_g"), (scheduler_d, "scheduler_d")):
-            scheduler.load_state_dict(checkpoint[name])
-            # The saved lr followed the old run's schedule; --epochs or --decay-epochs may have changed since.
+    run.track(
+        black_to_blond=black_to_blond,
+        blond_to_black=blond_to_black,
+        judge_black=judge_black,
+        judge_blond=judge_blond,
+        optimizer_g=optimizer_g,
+        optimizer_d=optimizer_d,
+        scheduler_g=scheduler_g,
+        scheduler_d=scheduler_d,
+    )
+    start_epoch = run.resume() + 1
+    seconds_per_pair = run.saved.get("seconds_per_pair", float("nan"))
+    val_history = run.saved.get("val_history", {"val cycle L1": [], "val change L1": []})
+    if start_epoch > 1:
+        # The saved lr followed the old run's schedule; --epochs or --decay-epochs may have changed since.
+        for scheduler in (scheduler_g, scheduler_d):
             for group, base_lr in zip(scheduler.optimizer.param_groups, scheduler.base_lrs):
                 group["lr"] = base_lr * schedule(scheduler.last_epoch)
-        pool_black.load_state_dict(checkpoint["pool_black"], accelerator.device)
-        pool_blond.load_state_dict(checkpoint["pool_blond"], accelerator.device)
-        start_epoch, spent = checkpoint["epoch"] + 1, checkpoint["seconds"]
-        seconds_per_pair = checkpoint["seconds_per_pair"]
-        history, val_history = checkpoint["history"], checkpoint["val_history"]
-        torch.set_rng_state(checkpoint["rng"])
-        accelerator.print(f"Resumed from {checkpoint_path} after epoch {checkpoint['epoch']}")
-    timer = Timer(already_spent=spent)
+        # Extra values, not tracked states: the stored fakes must go back on the device the new ones are made on.
+        pool_black.load_state_dict(run.saved["pool_black"], accelerator.device)
+        pool_blond.load_state_dict(run.saved["pool_blond"], accelerator.device)
 
     black_to_blond, blond_to_black, judge_black, judge_blond, optimizer_g, optimizer_d, black_loader, blond_loader = (
         accelerator.prepare(
@@ -260,9 +240,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         black_to_blond.train(), blond_to_black.train()  # evaluate() and save_grid() leave them in eval mode
         steps = max(len(black_loader), len(blond_loader))
         black_batches, blond_batches = endless(black_loader), endless(blond_loader)
-        sums = dict.fromkeys(history, 0.0)
+        sums: dict[str, float] = {}
         started = time.time()
-        progress = tqdm(range(steps), desc=f"epoch {epoch}/{args.epochs}", disable=not accelerator.is_main_process)
+        progress = tqdm(range(steps), desc=f"epoch {epoch}/{args.epochs}", disable=not run.is_main_process)
         for step in progress:
             black = random_flip(to_model_range(next(black_batches)))
             blond = random_flip(to_model_range(next(blond_batches)))
@@ -293,20 +273,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             optimizer_d.step()
 
             for name, value in (*parts.items(), ("discriminator", loss_d.detach())):
-                sums[name] += value.item()
+                sums[name] = sums.get(name, 0.0) + value.item()
             progress.set_postfix({name: f"{total / (step + 1):.3f}" for name, total in sums.items()})
         seconds_per_pair = (time.time() - started) / (steps * black.shape[0])
         scheduler_g.step(), scheduler_d.step()
-        for name, total in sums.items():
-            history[name].append(total / steps)
+        run.log(**{name: total / steps for name, total in sums.items()})
 
-        if accelerator.is_main_process:  # the held-out faces are few (~250): one process is enough
+        if run.is_main_process:  # the held-out faces are few (~250): one process is enough
             val_figures = evaluate(*unwrapped, *val_images, EVAL_BATCH)
             val_history["val cycle L1"].append(val_figures["cycle_l1"])
             val_history["val change L1"].append((val_figures["change_l1_black"] + val_figures["change_l1_blond"]) / 2)
             accelerator.print(
                 f"epoch {epoch}: "
-                + ", ".join(f"{name} {values[-1]:.4f}" for name, values in history.items())
+                + ", ".join(f"{name} {values[-1]:.4f}" for name, values in run.history.items())
                 + f"; held out: {', '.join(f'{name} {value:.4f}' for name, value in val_figures.items())}"
                 + f"; {seconds_per_pair * 1000:.0f} ms per image pair"
             )
@@ -316,53 +295,37 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 grid_blond.to(accelerator.device),
                 args.run_dir / f"translations_epoch{epoch:03d}.png",
             )
-            plot_losses(history, args.run_dir / "loss.png")
             plot_losses(val_history, args.run_dir / "val.png", ylabel="L1 per pixel (0..1)")
-            save_checkpoint(
-                checkpoint_path,
-                black_to_blond=unwrapped[0].state_dict(),
-                blond_to_black=unwrapped[1].state_dict(),
-                judge_black=accelerator.unwrap_model(judge_black).state_dict(),
-                judge_blond=accelerator.unwrap_model(judge_blond).state_dict(),
-                optimizer_g=optimizer_g.state_dict(),
-                optimizer_d=optimizer_d.state_dict(),
-                scheduler_g=scheduler_g.state_dict(),
-                scheduler_d=scheduler_d.state_dict(),
-                pool_black=pool_black.state_dict(),
-                pool_blond=pool_blond.state_dict(),
-                epoch=epoch,
-                history=history,
-                val_history=val_history,
-                seconds=timer.seconds,
-                seconds_per_pair=seconds_per_pair,
-                rng=torch.get_rng_state(),
-            )
+        run.save(
+            epoch,
+            pool_black=pool_black.state_dict(),
+            pool_blond=pool_blond.state_dict(),
+            val_history=val_history,
+            seconds_per_pair=seconds_per_pair,
+        )
         accelerator.wait_for_everyone()
 
-    if accelerator.is_main_process:
+    if run.is_main_process:
         if not val_figures:  # resumed a finished run: just re-export
             val_figures = evaluate(*unwrapped, *val_images, EVAL_BATCH)
         args.seconds_per_pair = seconds_per_pair
         export(
             HairGenerators(*unwrapped, image_size=args.image_size),
-            args,
+            run,
             val_figures,
-            len(history["cycle"]),
-            timer.seconds,
-            describe_device(accelerator.device),
+            len(run.history["cycle"]),
         )
     return val_figures
 
 
 def export(
     generators: HairGenerators,
-    args: argparse.Namespace,
+    run: TrainingRun,
     metrics: dict[str, float],
     epochs: int,
-    seconds: float,
-    device: str,
 ) -> None:
     """Write the pair with its model card, check the file sizes, and push it if asked."""
+    args = run.args
     generators = HairGenerators(
         *(model.cpu().eval() for model in (generators.black_to_blond, generators.blond_to_black)),
         image_size=generators.image_size,
@@ -399,8 +362,9 @@ def export(
         f"faces here, against {args.female_share['black']:.0%} of the black-haired ones), so the model may learn "
         "gender cues (softer features, make-up) along with hair colour, and may alter faces beyond the hair."
     )
-    write_model_card(
+    run.publish(
         args.out_dir,
+        f"Hair CycleGAN: cycle L1 {metrics['cycle_l1']:.4f}",
         title="Black ↔ blond hair CycleGAN (generative models suite)",
         description=(
             "Two ResNet generators (reflection padding, instance norm, two stride-2 down-samplings, "
@@ -413,7 +377,6 @@ def export(
         license="other",
         tags=["celeba", "cyclegan", "image-to-image", "generative-models-suite"],
         data=data,
-        command=args.command,
         training={
             "image size": args.image_size,
             "generator": f"width {args.width}, {args.residual_blocks} residual blocks",
@@ -427,8 +390,8 @@ def export(
             "fake pool": f"{args.pool_size} per discriminator",
             "seed": args.seed,
             "mixed precision": args.mixed_precision,
-            "device": device,
-            "wall time": format_duration(seconds),
+            "device": run.device_description,
+            "wall time": run.wall_time,
             "speed (last epoch)": f"{args.seconds_per_pair * 1000:.0f} ms per image pair",
         },
         metrics=results,
@@ -440,9 +403,6 @@ def export(
             'black, back_to_blond = round_trip(generators, blond_faces, "blond_to_black")'
         ),
     )
-    print(f"Saved {args.out_dir}")
-    if args.push_to_hub:
-        print(push_to_hub(args.out_dir, args.push_to_hub, f"Hair CycleGAN: cycle L1 {metrics['cycle_l1']:.4f}"))
 
 
 if __name__ == "__main__":

@@ -20,26 +20,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import set_seed
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.utils import save_image
 from tqdm import tqdm
 
 from models.dcgan import Discriminator, Generator, noise_for_seeds
-from training.common import (
-    Timer,
-    add_run_arguments,
-    describe_device,
-    format_duration,
-    load_checkpoint,
-    parse_run_arguments,
-    plot_losses,
-    push_to_hub,
-    save_checkpoint,
-    write_model_card,
-)
+from training.common import add_run_arguments, parse_run_arguments, plot_losses
 from training.faces import DEFAULT_FACES_DIR, FACES_DATA_NOTE, FaceDataset
+from training.loop import TrainingRun
 
 REAL_LABEL = 0.9  # one-sided label smoothing: real images are labelled 0.9, fakes stay 0
 TINY_FACES = 64
@@ -115,16 +104,15 @@ def save_samples(generator: Generator, fixed_noise: torch.Tensor, path: Path) ->
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    set_seed(args.seed)
-    args.run_dir.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(args)  # first: the seed below decides the initial weights too
+    accelerator = run.accelerator
 
     faces = FaceDataset(
         args.data_dir,
         image_size=args.image_size,
         split="train+val",  # no held-out metric for a GAN: train on every face but the test split
         limit=TINY_FACES if args.tiny else None,
-        progress=accelerator.is_main_process,
+        progress=run.is_main_process,
     )
     batch_size = min(args.batch_size, len(faces))
     loader = DataLoader(TensorDataset(faces.images), batch_size=batch_size, shuffle=True, drop_last=True)
@@ -135,68 +123,42 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     betas = (args.beta1, 0.999)
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=args.lr, betas=betas)
     optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=betas)
-
-    start_epoch, spent = 1, 0.0
-    history: dict[str, list[float]] = {"generator": [], "discriminator": [], "D(x)": [], "D(G(z))": []}
-    checkpoint_path = args.run_dir / "checkpoint.pt"
-    if args.resume and checkpoint_path.exists():
-        checkpoint = load_checkpoint(checkpoint_path)
-        generator.load_state_dict(checkpoint["generator"])
-        discriminator.load_state_dict(checkpoint["discriminator"])
-        optimizer_g.load_state_dict(checkpoint["optimizer_g"])
-        optimizer_d.load_state_dict(checkpoint["optimizer_d"])
-        start_epoch, history, spent = checkpoint["epoch"] + 1, checkpoint["history"], checkpoint["seconds"]
-        torch.set_rng_state(checkpoint["rng"])
-        accelerator.print(f"Resumed from {checkpoint_path} after epoch {checkpoint['epoch']}")
-    timer = Timer(already_spent=spent)
+    run.track(generator=generator, discriminator=discriminator, optimizer_g=optimizer_g, optimizer_d=optimizer_d)
+    start_epoch = run.resume() + 1
 
     generator, discriminator, optimizer_g, optimizer_d, loader = accelerator.prepare(
         generator, discriminator, optimizer_g, optimizer_d, loader
     )
     for epoch in range(start_epoch, args.epochs + 1):
-        totals = dict.fromkeys(history, 0.0)
-        progress = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", disable=not accelerator.is_main_process)
+        totals: dict[str, float] = {}
+        progress = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", disable=not run.is_main_process)
         for batch, (images,) in enumerate(progress, start=1):
             real = images.float().div(127.5).sub(1)  # uint8 0..255 → -1..1, the range of G's tanh
             figures = train_step(generator, discriminator, optimizer_g, optimizer_d, real, accelerator)
-            totals = {name: totals[name] + figures[name] for name in totals}
+            totals = {name: totals.get(name, 0.0) + value for name, value in figures.items()}
             progress.set_postfix({name: f"{total / batch:.3f}" for name, total in totals.items()})
-        for name in history:
-            history[name].append(totals[name] / len(loader))
+        run.log(**{name: total / len(loader) for name, total in totals.items()})
+        history = run.history
         summary = ", ".join(f"{name} {values[-1]:.3f}" for name, values in history.items())
         accelerator.print(f"epoch {epoch}: {summary}")
 
-        if accelerator.is_main_process:
+        if run.is_main_process:
             unwrapped_g = accelerator.unwrap_model(generator)
-            unwrapped_d = accelerator.unwrap_model(discriminator)
             save_samples(unwrapped_g, fixed_noise, args.run_dir / f"samples_epoch{epoch:03d}.png")
-            losses = {"generator": history["generator"], "discriminator": history["discriminator"]}
-            plot_losses(losses, args.run_dir / "loss.png", ylabel="BCE loss")
             outputs = {"D(x), real": history["D(x)"], "D(G(z)), fake": history["D(G(z))"]}
             plot_losses(outputs, args.run_dir / "discriminator_outputs.png", ylabel="mean D output")
-            save_checkpoint(
-                checkpoint_path,
-                generator=unwrapped_g.state_dict(),
-                discriminator=unwrapped_d.state_dict(),
-                optimizer_g=optimizer_g.state_dict(),
-                optimizer_d=optimizer_d.state_dict(),
-                epoch=epoch,
-                history=history,
-                seconds=timer.seconds,
-                rng=torch.get_rng_state(),
-            )
+        losses = {"generator": history["generator"], "discriminator": history["discriminator"]}
+        run.save(epoch, plot={"history": losses, "ylabel": "BCE loss"})
 
-    final = {name: values[-1] for name, values in history.items()}
-    if accelerator.is_main_process:
+    final = {name: values[-1] for name, values in run.history.items()}
+    if run.is_main_process:
         export(
             accelerator.unwrap_model(generator),
             accelerator.unwrap_model(discriminator),
-            args,
+            run,
             final,
             faces_used=len(faces),
-            epochs=len(history["generator"]),
-            seconds=timer.seconds,
-            device=describe_device(accelerator.device),
+            epochs=len(run.history["generator"]),
         )
     return final
 
@@ -204,15 +166,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 def export(
     generator: Generator,
     discriminator: Discriminator,
-    args: argparse.Namespace,
+    run: TrainingRun,
     final: dict[str, float],
     *,
     faces_used: int,
     epochs: int,
-    seconds: float,
-    device: str,
 ) -> None:
     """Write the Hub-layout folder (generator, discriminator/ and the model card), and push it if asked."""
+    args = run.args
     generator.save_pretrained(args.out_dir)
     discriminator.save_pretrained(args.out_dir / "discriminator")
     (args.out_dir / "discriminator" / "README.md").unlink(missing_ok=True)  # the card above covers both
@@ -224,8 +185,9 @@ def export(
         "mean D(G(z)) on generated faces, last epoch": f"{final['D(G(z))']:.3f}",
     }
     faces = f"the first {faces_used} faces: a tiny smoke run" if args.tiny else f"{faces_used:,} faces"
-    write_model_card(
+    run.publish(
         args.out_dir,
+        f"DCGAN {size}×{size}, width {width}, {epochs} epochs",
         title=f"CelebA DCGAN, {size}×{size} faces (generative models suite)",
         description=(
             f"A DCGAN (Radford et al., 2016) that draws {size}×{size} faces from 100-d N(0, I) noise: "
@@ -245,7 +207,6 @@ def export(
             f"{size}×{size}, the suite's central-square framing of the aligned crops). Because of CelebA's "
             "terms, these weights are for non-commercial research use only."
         ),
-        command=args.command,
         training={
             "epochs": epochs,
             "image size": f"{size}×{size}",
@@ -255,8 +216,8 @@ def export(
             "stabilisers": f"one-sided label smoothing ({REAL_LABEL}), horizontal flips",
             "seed": args.seed,
             "mixed precision": args.mixed_precision,
-            "device": device,
-            "wall time": format_duration(seconds),
+            "device": run.device_description,
+            "wall time": run.wall_time,
         },
         metrics=results,
         usage=(
@@ -265,9 +226,6 @@ def export(
             f"faces = generate(generator, count=16, seed=0)  # (16, 3, {size}, {size}) in 0..1"
         ),
     )
-    print(f"Saved {args.out_dir}")
-    if args.push_to_hub:
-        print(push_to_hub(args.out_dir, args.push_to_hub, f"DCGAN {size}×{size}, width {width}, {epochs} epochs"))
 
 
 if __name__ == "__main__":

@@ -15,24 +15,13 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, Subset, TensorDataset
 from torchvision.utils import save_image
 from tqdm import tqdm
 
 from models.digits import VAE, Autoencoder, autoencoder_loss, vae_loss
-from training.common import (
-    Timer,
-    add_run_arguments,
-    describe_device,
-    format_duration,
-    load_checkpoint,
-    parse_run_arguments,
-    plot_losses,
-    push_to_hub,
-    save_checkpoint,
-    write_model_card,
-)
+from training.common import add_run_arguments, parse_run_arguments
+from training.loop import TrainingRun
 from training.mnist import DEFAULT_MNIST_DIR, load_mnist
 
 
@@ -99,9 +88,11 @@ def save_figures(model, images: torch.Tensor, epoch: int, run_dir: Path) -> None
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    set_seed(args.seed)
-    args.run_dir.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(args)  # seeds torch first: the model's initial weights come from --seed
+    accelerator = run.accelerator
+    model = Autoencoder() if args.model == "ae" else VAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    run.track(model=model, optimizer=optimizer)
 
     train_set, test_set = load_mnist(args.data_dir, limit=512 if args.tiny else None)
     val_set = None
@@ -112,22 +103,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     val_loader = DataLoader(val_set, batch_size=1000) if val_set else None
     fixed_images = next(iter(DataLoader(Subset(test_set, range(32)), batch_size=32)))[0]
 
-    model = Autoencoder() if args.model == "ae" else VAE()
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-
-    start_epoch, history, spent = 1, {"train": [], "test": []}, 0.0
-    best = {"epoch": 0, "val": float("inf"), "model": None}
-    checkpoint_path = args.run_dir / "checkpoint.pt"
-    if args.resume and checkpoint_path.exists():
-        checkpoint = load_checkpoint(checkpoint_path)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch, history, spent = checkpoint["epoch"] + 1, checkpoint["history"], checkpoint["seconds"]
-        best = checkpoint.get("best", best)
-        torch.set_rng_state(checkpoint["rng"])
-        accelerator.print(f"Resumed from {checkpoint_path} after epoch {checkpoint['epoch']}")
-    timer = Timer(already_spent=spent)
-
+    start_epoch = run.resume() + 1
+    best = run.saved.get("best", {"epoch": 0, "val": float("inf"), "model": None})
     model, optimizer, train_loader, test_loader = accelerator.prepare(model, optimizer, train_loader, test_loader)
     if val_loader:
         val_loader = accelerator.prepare(val_loader)
@@ -135,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     test_figures: dict[str, float] = {}
     for epoch in range(start_epoch, args.epochs + 1):
         running, batches = 0.0, 0
-        progress = tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", disable=not accelerator.is_main_process)
+        progress = tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", disable=not run.is_main_process)
         for images, _ in progress:
             loss, figures = compute_loss(model, images)
             optimizer.zero_grad(set_to_none=True)
@@ -145,30 +122,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             progress.set_postfix({metric: f"{running / batches:.4f}"})
 
         test_figures = evaluate(model, test_loader, accelerator)
-        history["train"].append(running / batches)
-        history["test"].append(test_figures[metric])
+        run.log(train=running / batches, test=test_figures[metric])
         accelerator.print(f"epoch {epoch}: train {metric} {running / batches:.4f}, test {test_figures}")
         if val_loader:
             val_metric = evaluate(model, val_loader, accelerator)[metric]
-            history.setdefault("validation", []).append(val_metric)
+            run.log(validation=val_metric)
             accelerator.print(f"epoch {epoch}: validation {metric} {val_metric:.4f}")
             if val_metric < best["val"]:
                 state = accelerator.unwrap_model(model).state_dict()
                 best = {"epoch": epoch, "val": val_metric, "model": {k: v.detach().clone() for k, v in state.items()}}
-        if accelerator.is_main_process:
-            unwrapped = accelerator.unwrap_model(model)
-            save_figures(unwrapped, fixed_images.to(accelerator.device), epoch, args.run_dir)
-            plot_losses(history, args.run_dir / "loss.png", ylabel=metric)
-            save_checkpoint(
-                checkpoint_path,
-                model=unwrapped.state_dict(),
-                optimizer=optimizer.state_dict(),
-                epoch=epoch,
-                history=history,
-                seconds=timer.seconds,
-                rng=torch.get_rng_state(),
-                best=best,
-            )
+        if run.is_main_process:
+            save_figures(accelerator.unwrap_model(model), fixed_images.to(accelerator.device), epoch, args.run_dir)
+        run.save(epoch, plot={"ylabel": metric}, best=best)
 
     if best["model"] is not None:  # export the epoch that did best on the validation images
         accelerator.unwrap_model(model).load_state_dict(best["model"])
@@ -177,15 +142,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         test_figures = evaluate(model, test_loader, accelerator)
     if best["model"] is not None:
         test_figures["selected_epoch"] = best["epoch"]
-    if accelerator.is_main_process:
-        export(
-            accelerator.unwrap_model(model),
-            args,
-            test_figures,
-            len(history["test"]),
-            timer.seconds,
-            describe_device(accelerator.device),
-        )
+    if run.is_main_process:
+        export(accelerator.unwrap_model(model), run, test_figures, len(run.history["test"]))
     return test_figures
 
 
@@ -195,10 +153,9 @@ def mnist_splits(val_size: int) -> str:
     return f"{train}; metrics on the 10,000 test images"
 
 
-def export(
-    model, args: argparse.Namespace, metrics: dict[str, float], epochs: int, seconds: float, device: str
-) -> None:
+def export(model, run: TrainingRun, metrics: dict[str, float], epochs: int) -> None:
     """Write the Hub-layout folder with its model card, and push it if asked."""
+    args = run.args
     model.save_pretrained(args.out_dir)
     is_ae = args.model == "ae"
     name = "Autoencoder" if is_ae else "VAE"
@@ -216,8 +173,9 @@ def export(
         )
     if "selected_epoch" in metrics:
         results["exported epoch (best on the validation images)"] = metrics["selected_epoch"]
-    write_model_card(
+    run.publish(
         args.out_dir,
+        f"{name}: {results}",
         title=f"MNIST {name} (generative models suite)",
         description=description,
         license="cc-by-sa-3.0",
@@ -227,22 +185,18 @@ def export(
             "by Yann LeCun, "
             "Corinna Cortes and Chris Burges, CC BY-SA 3.0."
         ),
-        command=args.command,
         training={
             "epochs": epochs,
             "batch size": args.batch_size,
             "optimizer": f"Adam, lr {args.lr}",
             "seed": args.seed,
             "mixed precision": args.mixed_precision,
-            "device": device,
-            "wall time": format_duration(seconds),
+            "device": run.device_description,
+            "wall time": run.wall_time,
         },
         metrics=results,
         usage=f'from models.digits import {name}\nmodel = {name}.from_pretrained("{args.push_to_hub or args.out_dir}")',
     )
-    print(f"Saved {args.out_dir}")
-    if args.push_to_hub:
-        print(push_to_hub(args.out_dir, args.push_to_hub, f"{name}: {results}"))
 
 
 if __name__ == "__main__":
