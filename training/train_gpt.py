@@ -1,17 +1,23 @@
 """Train a small GPT-2 from scratch on public-domain novels, or fine-tune a pretrained GPT-2 on some of them.
 
-    python -m training.train_gpt                   # from scratch: BPE tokenizer + 4-layer GPT-2 (~4 h on 2 CPU cores)
+    python -m training.train_gpt                   # from scratch: BPE tokenizer + 4-layer GPT-2 (hours on a CPU)
     python -m training.train_gpt --tiny            # smoke test: tiny tokenizer and model, 20 steps
     python -m training.train_gpt --init-from openai-community/gpt2 --books 'hemingway_*' \\
         --val-book hemingway_the_sun_also_rises.txt --mixed-precision bf16 \\
         --out-dir weights/text-gpt2-hemingway --run-dir runs/text-gpt2-hemingway     # fine-tune, on a GPU
     accelerate launch -m training.train_gpt ...    # several GPUs
 
+Every book is first prepared as prose (training/prepare_text.py): one line per paragraph, Gutenberg's
+hard wrapping, headers and front matter gone, so that the model learns English rather than the files' layout.
+tinyshakespeare.txt is left out (--exclude): a play in verse, whose line breaks are the text.
+
 From scratch, a byte-level BPE tokenizer is trained on the training books, then a GPT-2 of the given size.
 Fine-tuning keeps the pretrained model's own tokenizer. Either way the books (glob patterns in --data-dir,
-quote them) are joined with <|endoftext|>, and one whole book, --val-book, is held out: the validation loss
-is reported in nats per token and in bits per byte (total nats / ln 2 / UTF-8 bytes of the book), which
-does not depend on the tokenizer, so every model here and OpenAI's GPT-2 can be compared on it.
+quote them) are joined with <|endoftext|>, and two whole books are held out: --val-book (Kafka's novella) and
+--val-book2, a second kind of text (Carroll's Alice, a children's fantasy), so that a score says how the model
+does on prose rather than on one book. The validation loss is reported in nats per token and in bits per byte
+(total nats / ln 2 / UTF-8 bytes of the prepared book), which does not depend on the tokenizer, so every model
+here and OpenAI's GPT-2 can be compared on it.
 
 Writes a Hub-layout folder (config.json, model.safetensors, tokenizer files, README.md model card) to
 --out-dir, and the loss curve and a resumable checkpoint to --run-dir.
@@ -54,11 +60,17 @@ from training.common import (
     save_checkpoint,
     write_model_card,
 )
+from training.prepare_text import prepare_book
 
 END_OF_TEXT = "<|endoftext|>"
 # Kafka's Metamorphosis is the smallest book (119 KB, 1.4% of the corpus), plain narrative prose with no
 # front matter, and by an author with no other book in the training set: it measures English, not memory.
 VAL_BOOK = "kafka_metamorphosis.txt"
+# A second kind of text: Carroll's Alice (144 KB) is a children's fantasy with single-quoted dialogue and nonsense
+# verse, by an author with no other book here; small, so holding it out costs the training set little.
+SECOND_VAL_BOOK = "carroll_alices_adventures_in_wonderland.txt"
+# Not prose: a play in verse, whose line breaks are the text (preparing it as prose would join its verse lines).
+NOT_PROSE = ["tinyshakespeare.txt"]
 FILE_LIMIT_BYTES = 25 * 2**20  # the most a shipped file may weigh
 
 # Defaults per mode; any flag given on the command line wins. --tiny applies on top of either mode.
@@ -80,6 +92,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=DATA_ROOT / "text", help="folder of UTF-8 .txt books")
     parser.add_argument("--books", nargs="+", default=["*.txt"], help="glob patterns of the training books")
     parser.add_argument("--val-book", default=VAL_BOOK, help="file name of the book held out for validation")
+    parser.add_argument(
+        "--val-book2",
+        help=f"a second held-out book, another kind of text (default {SECOND_VAL_BOOK} where --data-dir has it; "
+        "'none': no second)",
+    )
+    parser.add_argument(
+        "--exclude", nargs="*", default=NOT_PROSE, help=f"file names never trained on (default {' '.join(NOT_PROSE)})"
+    )
     parser.add_argument("--init-from", metavar="REPO_OR_DIR", help="fine-tune this pretrained GPT-2 instead")
     parser.add_argument("--vocab-size", type=int, help="BPE vocabulary, from scratch (default 8192)")
     parser.add_argument("--n-layer", type=int, help="from scratch (default 4)")
@@ -111,6 +131,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
+    if args.val_book2 is None:  # the default, where the data has it (small test folders do not)
+        has_default = (args.data_dir / SECOND_VAL_BOOK).is_file() and args.val_book != SECOND_VAL_BOOK
+        args.val_book2 = SECOND_VAL_BOOK if has_default else ""
+    elif args.val_book2.lower() == "none":
+        args.val_book2 = ""
     return args
 
 
@@ -118,22 +143,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # Data
 
 
-def find_books(data_dir: Path, patterns: list[str], val_book: str) -> tuple[list[Path], Path]:
-    """The training books matching `patterns` (the validation book left out) and the validation book."""
-    val_path = data_dir / val_book
-    if not val_path.is_file():
-        raise FileNotFoundError(f"validation book {val_path} not found")
+def find_books(
+    data_dir: Path, patterns: list[str], val_books: list[str], exclude: list[str] = ()
+) -> tuple[list[Path], list[Path]]:
+    """The training books matching `patterns` (the validation and excluded books left out), and the validation
+    books."""
+    val_paths = [data_dir / name for name in val_books]
+    for path in val_paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"validation book {path} not found")
     train_paths = sorted({path for pattern in patterns for path in data_dir.glob(pattern) if path.is_file()})
-    train_paths = [path for path in train_paths if path.name != val_book]
+    train_paths = [path for path in train_paths if path.name not in {*val_books, *exclude}]
     if not train_paths:
-        raise FileNotFoundError(f"no training books match {patterns} in {data_dir} (besides {val_book})")
-    return train_paths, val_path
+        raise FileNotFoundError(
+            f"no training books match {patterns} in {data_dir} (besides {', '.join([*val_books, *exclude])})"
+        )
+    return train_paths, val_paths
 
 
-def train_tokenizer(books: list[Path], vocab_size: int, context: int) -> GPT2Tokenizer:
-    """A byte-level BPE like GPT-2's, trained on `books`: any text round-trips, emoji included."""
+def train_tokenizer(texts: list[str | Path], vocab_size: int, context: int) -> GPT2Tokenizer:
+    """A byte-level BPE like GPT-2's, trained on `texts` (or the files at these paths): any text round-trips."""
+    texts = [text.read_text(encoding="utf-8") if isinstance(text, Path) else text for text in texts]
     bpe = ByteLevelBPETokenizer()
-    bpe.train([str(path) for path in books], vocab_size=vocab_size, min_frequency=2, special_tokens=[END_OF_TEXT])
+    bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, special_tokens=[END_OF_TEXT])
     return GPT2Tokenizer(
         tokenizer_object=bpe._tokenizer,
         bos_token=END_OF_TEXT,
@@ -200,9 +232,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     accelerator = Accelerator(mixed_precision=args.mixed_precision)
     set_seed(args.seed)
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    train_paths, val_path = find_books(args.data_dir, args.books, args.val_book)
-    train_texts = [path.read_text(encoding="utf-8") for path in train_paths]
-    val_text = val_path.read_text(encoding="utf-8")
+    val_books = [args.val_book] + ([args.val_book2] if args.val_book2 else [])
+    train_paths, val_paths = find_books(args.data_dir, args.books, val_books, args.exclude)
+    train_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in train_paths]
+    val_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in val_paths]
 
     # The run's tokenizer and model config live in <run-dir>/model, so that a resumed run uses the same ones.
     checkpoint_path, start_dir = args.run_dir / "checkpoint.pt", args.run_dir / "model"
@@ -211,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if args.init_from:
             AutoTokenizer.from_pretrained(args.init_from).save_pretrained(start_dir)
         else:
-            train_tokenizer(train_paths, args.vocab_size, args.context).save_pretrained(start_dir)
+            train_tokenizer(train_texts, args.vocab_size, args.context).save_pretrained(start_dir)
     accelerator.wait_for_everyone()
     tokenizer = AutoTokenizer.from_pretrained(start_dir)
 
@@ -236,17 +269,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         raise ValueError(f"--context {args.context} exceeds the model's {model.config.n_positions} positions")
 
     train_ids = encode_books(tokenizer, train_texts)
-    # The validation book follows an <|endoftext|>, as each training book does: every one of its tokens is predicted.
-    val_ids = torch.tensor(
-        [tokenizer.eos_token_id] + tokenizer.encode(val_text, add_special_tokens=False, verbose=False)
-    )
-    val_bytes = len(val_text.encode("utf-8"))
+    # Each validation book follows an <|endoftext|>, as each training book does: every one of its tokens is predicted.
+    val_sets = [
+        (
+            torch.tensor([tokenizer.eos_token_id] + tokenizer.encode(text, add_special_tokens=False, verbose=False)),
+            len(text.encode("utf-8")),
+        )
+        for text in val_texts
+    ]
     if len(train_ids) <= args.context:
         raise ValueError(f"only {len(train_ids)} training tokens: fewer than one --context window")
-    accelerator.print(
-        f"{len(train_paths)} training books, {len(train_ids):,} tokens; validation {val_path.name}, "
-        f"{len(val_ids) - 1:,} tokens, {val_bytes:,} bytes; model {model.num_parameters() / 1e6:.2f}M parameters"
+    described = "; ".join(
+        f"{path.name}, {len(ids) - 1:,} tokens, {size:,} bytes" for path, (ids, size) in zip(val_paths, val_sets)
     )
+    accelerator.print(
+        f"{len(train_paths)} training books, {len(train_ids):,} tokens; validation {described}; "
+        f"model {model.num_parameters() / 1e6:.2f}M parameters"
+    )
+
+    def evaluate_all() -> list[tuple[float, float]]:
+        """(nats per token, bits per byte) on each validation book."""
+        return [evaluate(model, ids, size, args.context, args.batch_size, accelerator) for ids, size in val_sets]
 
     # Weight decay on matrices only, not on biases and layer norms (as in nanoGPT).
     parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
@@ -277,12 +320,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # The scheduler is stepped by hand once per step: accelerate's wrapper assumes a sharded data loader.
     model, optimizer = accelerator.prepare(model, optimizer)
-    val_loss = bits_per_byte = math.nan
+    if len(val_sets) > 1:  # the second validation book's curve ("_2"); an older run's history lacks it
+        for key in ("validation_2", "bits_per_byte_2"):
+            history.setdefault(key, [math.nan] * len(history["step"]))
+    scores: list[tuple[float, float]] = []
     if args.init_from and not resuming:  # the pretrained model's score, to see what fine-tuning gained
-        val_loss_before, bits_per_byte_before = evaluate(
-            model, val_ids, val_bytes, args.context, args.batch_size, accelerator
-        )
-        history["bits_per_byte_before"] = [bits_per_byte_before]
+        scores_before = evaluate_all()
+        val_loss_before, bits_per_byte_before = scores_before[0]
+        history["bits_per_byte_before"] = [bits_per_byte for _, bits_per_byte in scores_before]
         accelerator.print(
             f"before fine-tuning: validation {val_loss_before:.4f} nats/token, {bits_per_byte_before:.4f} bits/byte"
         )
@@ -316,22 +361,29 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
 
         if done % args.eval_every == 0 or done == args.max_steps:
-            val_loss, bits_per_byte = evaluate(model, val_ids, val_bytes, args.context, args.batch_size, accelerator)
+            scores = evaluate_all()
             history["step"].append(done)
             history["train"].append(running_loss / running_steps)
-            history["validation"].append(val_loss)
-            history["bits_per_byte"].append(bits_per_byte)
+            for suffix, (val_loss, bits_per_byte) in zip(["", "_2"], scores):
+                history["validation" + suffix].append(val_loss)
+                history["bits_per_byte" + suffix].append(bits_per_byte)
             running_loss, running_steps = 0.0, 0
             if accelerator.is_main_process:
                 unwrapped = accelerator.unwrap_model(model)
                 sample = sample_text(unwrapped, tokenizer, args.sample_prompt)
-                tqdm.write(
-                    f"step {done}: train loss {history['train'][-1]:.4f}, validation loss {val_loss:.4f} "
-                    f"nats/token, {bits_per_byte:.4f} bits/byte, {tokens_seen:,} tokens seen, "
-                    f"{tokens_per_second:,.0f} tokens/s\n  sample: {sample!r}"
+                validations = ", ".join(
+                    f"{path.stem.split('_')[0]} {loss:.4f} nats/token {bits:.4f} bits/byte"
+                    for path, (loss, bits) in zip(val_paths, scores)
                 )
+                tqdm.write(
+                    f"step {done}: train loss {history['train'][-1]:.4f}, validation {validations}, "
+                    f"{tokens_seen:,} tokens seen, {tokens_per_second:,.0f} tokens/s\n  sample: {sample!r}"
+                )
+                curves = {"train": history["train"]}
+                for suffix, path in zip(["", "_2"], val_paths):
+                    curves[f"validation ({path.stem})"] = history["validation" + suffix]
                 plot_losses(
-                    {"train": history["train"], "validation": history["validation"]},
+                    curves,
                     args.run_dir / "loss.png",
                     ylabel="loss (nats per token)",
                     steps=history["step"],
@@ -349,15 +401,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     rng=torch.get_rng_state(),
                 )
 
-    if math.isnan(val_loss):  # resumed a finished run: just re-export
-        val_loss, bits_per_byte = evaluate(model, val_ids, val_bytes, args.context, args.batch_size, accelerator)
-    metrics = {
-        "validation loss (nats per token)": round(val_loss, 4),
-        "validation bits per byte": round(bits_per_byte, 4),
-        "train loss (last interval)": round(history["train"][-1], 4) if history["train"] else None,
-    }
-    if "bits_per_byte_before" in history:
-        metrics["validation bits per byte before fine-tuning"] = round(history["bits_per_byte_before"][0], 4)
+    if not scores:  # resumed a finished run: just re-export
+        scores = evaluate_all()
+    metrics, results = {}, {}
+    for prefix, suffix, (val_loss, bits_per_byte) in zip(["", "second "], ["", "_2"], scores):
+        metrics[f"{prefix}validation loss (nats per token)"] = round(val_loss, 4)
+        metrics[f"{prefix}validation bits per byte"] = round(bits_per_byte, 4)
+        results.update({"val_loss" + suffix: val_loss, "bits_per_byte" + suffix: bits_per_byte})
+    metrics["train loss (last interval)"] = round(history["train"][-1], 4) if history["train"] else None
+    for prefix, before in zip(["", "second "], history.get("bits_per_byte_before", [])):
+        metrics[f"{prefix}validation bits per byte before fine-tuning"] = round(before, 4)
     if accelerator.is_main_process:
         summary = {
             "steps": max(start_step, args.max_steps),
@@ -368,9 +421,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "wall time": format_duration(timer.seconds),
             "device": describe_device(accelerator.device),
         }
-        data = {"train": train_paths, "validation": val_path, "train_tokens": len(train_ids), "val_bytes": val_bytes}
+        data = {
+            "train": train_paths,
+            "validation": val_paths,
+            "train_tokens": len(train_ids),
+            "val_bytes": [size for _, size in val_sets],
+        }
         export(accelerator.unwrap_model(model), tokenizer, args, metrics, summary, data)
-    return {"val_loss": val_loss, "bits_per_byte": bits_per_byte}
+    return results
 
 
 def sample_text(model, tokenizer, prompt: str) -> str:
@@ -433,6 +491,17 @@ def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: d
         " Bits per byte = total validation nats / ln 2 / UTF-8 bytes of the validation book: unlike the loss per "
         "token, it does not depend on the tokenizer."
     )
+    validation = [f"{path.name} ({size:,} bytes)" for path, size in zip(data["validation"], data["val_bytes"])]
+    if len(validation) > 1:
+        validation = [
+            f'the whole of {validation[0]} ("validation")',
+            f'and, as a second kind of text, the whole of {validation[1]} ("second validation")',
+        ]
+    else:
+        validation = [f"the whole of {validation[0]}"]
+    left_out = [name for name in args.exclude if (args.data_dir / name).is_file()]
+    why = " (not prose: a play in verse, whose line breaks are the text)" if left_out == NOT_PROSE else ""
+    excluded = f" Left out: {', '.join(left_out)}{why}." if left_out else ""
     write_model_card(
         args.out_dir,
         library_name="transformers",
@@ -442,9 +511,12 @@ def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: d
         tags=tags,
         data=(
             f"{len(train_names)} training books ({data['train_tokens']:,} tokens, each followed by {END_OF_TEXT}): "
-            f"{', '.join(train_names)}. Validation: the whole of {data['validation'].name} "
-            f"({data['val_bytes']:,} bytes), never trained on. The books are in the public domain in the United "
-            "States: Project Gutenberg texts without the Gutenberg header and license, and tiny Shakespeare."
+            f"{', '.join(train_names)}. Validation: {' '.join(validation)}, never trained on.{excluded} "
+            "Every book is prepared as prose by training/prepare_text.py: one line per paragraph and a blank line "
+            "between paragraphs (Gutenberg's hard wrapping undone), front matter removed, spaces normalised, "
+            "dashes and quotes made consistent within each book; bits per byte are per byte of the prepared text. "
+            "The books are in the public domain in the United States: Project Gutenberg texts without the "
+            "Gutenberg header and license."
         ),
         command=args.command,
         training={
