@@ -7,7 +7,7 @@
 1. Each model shipped in weights/ goes to a model repo of its own, <namespace>/<the default repo's name>
    (the namespace defaults to the Space's owner), with its model card. The Space then loads its weights
    from the Hub, as any user of the app would, and the About tab shows the repo and commit.
-2. The Space gets the app: app.py, models/, requirements.txt, README.md (whose front matter configures
+2. The Space gets the app: app.py, models/, tabs/, requirements.txt, README.md (whose front matter configures
    the Space), the example images and the README's figures; no training code, tests or weights.
 3. Each model's repo is set as a Space variable (e.g. DIGITS_VAE_REPO=you/mnist-vae), which app.py reads.
 
@@ -24,10 +24,18 @@ from typing import Any
 
 from huggingface_hub import HfApi
 
-from app import MODELS, WEIGHTS
+from models.registry import MODELS, WEIGHTS
 
 ROOT = Path(__file__).resolve().parent
-SPACE_FILES = ["app.py", "requirements.txt", "README.md", "models/*.py", "weights/examples/*.png", "docs/*.png"]
+SPACE_FILES = [
+    "app.py",
+    "requirements.txt",
+    "README.md",
+    "models/*.py",
+    "tabs/*.py",
+    "weights/examples/*.png",
+    "docs/*.png",
+]
 
 
 @dataclass

@@ -35,8 +35,8 @@ from pathlib import Path
 import psutil
 from gradio_client import Client, handle_file
 
-from benchmarks.run import ROOT, api_name_of, endpoint_cases, make_input_files, percentiles, start_server
-from tests.conftest import free_port
+from benchmarks.run import api_name_of, endpoint_cases, make_input_files, percentiles
+from benchmarks.server import ROOT, free_port, start_app, stop_app
 
 MAX_CLIENTS = 64
 MAX_SECONDS = 600
@@ -219,9 +219,9 @@ def run_load(url: str, cases: list[Case], clients: int, seconds: float, text_cli
 def mix_cases(files: dict[str, str], weights_dir: Path) -> list[Case]:
     """Every available image endpoint's call from `benchmarks.run.endpoint_cases`, and /complete_text
     when a text model is available; the trivial /model_status is left out."""
-    import app
+    from models.registry import load_models
 
-    models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
+    models = load_models(offline=True, overrides={}, weights_dir=weights_dir)
     uploads = set(files.values())
     cases = [
         Case(name, api_name_of(name), tuple(Path(value) if value in uploads else value for value in args))
@@ -280,7 +280,7 @@ def load_test(clients: int, seconds: float, weights_dir: Path) -> dict:
     image_only_seconds = min(seconds, max(10.0, seconds / 4))
 
     port = free_port()
-    server, cold_start = start_server(port, weights_dir)
+    server, cold_start = start_app(port, "--weights-dir", str(weights_dir))
     url = f"http://127.0.0.1:{port}/"
     try:
         warm_up(url, cases)
@@ -291,8 +291,7 @@ def load_test(clients: int, seconds: float, weights_dir: Path) -> dict:
         memory_end = resident_mb(server.pid)
         answers = server_answers(url)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_app(server)
     return {
         "cpu_count": os.cpu_count(),
         "cold_start_s": cold_start,

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +26,12 @@ import numpy as np
 import psutil
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import text as text_benchmark  # noqa: E402
-from tests.conftest import draw_digit, free_port, wait_for_http  # noqa: E402
+from benchmarks.server import ROOT, free_port, start_app, stop_app  # noqa: E402
 from training.faces import cartoon_face  # noqa: E402
+from training.mnist import draw_digit  # noqa: E402
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -77,21 +76,27 @@ def endpoint_cases(
     """case name -> (arguments for gradio_client, in-process call of the same handler).
 
     Endpoints whose model is not available (no shipped weights, no Hub) are left out. `models`:
-    the result of `app.load_models` when the caller has loaded them already.
+    the result of `models.registry.load_models` when the caller has loaded them already.
     """
-    import app
+    from models import face_vae
+    from models.registry import load_models
+    from tabs.common import model_status
+    from tabs.digits import DigitsTab
+    from tabs.faces import FacesTab
+    from tabs.glasses import GlassesTab
+    from tabs.hair import HairTab
 
     if models is None:
-        models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
+        models = load_models(offline=True, overrides={}, weights_dir=weights_dir)
     available = {name for name, loaded in models.items() if loaded.available}
-    digits_tab = app.DigitsTab(models["digits-ae"], models["digits-vae"])
-    faces_tab = app.FacesTab(models["faces-dcgan"], models["faces-vae"])
-    glasses_tab = app.GlassesTab(models["faces-vae"])
-    hair_tab = app.HairTab(models["hair-cyclegan"])
-    preset = next(iter(app.face_vae.PRESETS))
+    digits_tab = DigitsTab(models["digits-ae"], models["digits-vae"])
+    faces_tab = FacesTab(models["faces-dcgan"], models["faces-vae"])
+    glasses_tab = GlassesTab(models["faces-vae"])
+    hair_tab = HairTab(models["hair-cyclegan"])
+    preset = next(iter(face_vae.PRESETS))
     no_faces = (None, None, None, None)
     cases = {
-        "/model_status": (set(), (), lambda: app.model_status(models)),
+        "/model_status": (set(), (), lambda: model_status(models)),
         "/reconstruct_digit": (
             {"digits-ae", "digits-vae"},
             (files["zero"],),
@@ -129,20 +134,6 @@ def endpoint_cases(
         ),
     }
     return {name: (args, call) for name, (needs, args, call) in cases.items() if needs <= available}
-
-
-def start_server(port: int, weights_dir: Path) -> tuple[subprocess.Popen, float]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--weights-dir", str(weights_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_http(f"http://127.0.0.1:{port}/", process)
-    return process, time.perf_counter() - started
 
 
 def autoencoder_training_throughput(batch_size: int = 32, steps: int = 200) -> float:
@@ -195,7 +186,7 @@ def main() -> None:
     results: dict[str, object] = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     port = free_port()
     started = time.perf_counter()
-    server, cold_start = start_server(port, args.weights_dir)
+    server, cold_start = start_app(port, "--weights-dir", str(args.weights_dir))
     results["cold_start_s"] = cold_start
     try:
         memory = psutil.Process(server.pid)
@@ -219,9 +210,9 @@ def main() -> None:
         results["text_generation"] = text_benchmark.measure(client, args.weights_dir, tokens=128, runs=5)
         results["server_rss_mb_after"] = memory.memory_info().rss / 2**20
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_app(server)
     results["autoencoder_training_images_per_s_batch32"] = autoencoder_training_throughput()
+    results["text_precisions"] = text_benchmark.compare_precisions(tokens=128, runs=3)
 
     print(f"cold start to first HTTP 200: {results['cold_start_s']:.2f} s")
     print(f"every model loaded (text models load after the page is up): {results['all_models_loaded_s']:.2f} s")
@@ -245,6 +236,7 @@ def main() -> None:
         )
     if results["text_generation"]:
         text_benchmark.print_table(results["text_generation"], tokens=128, runs=5)
+    text_benchmark.print_precisions(results["text_precisions"], tokens=128)
     print(
         f"autoencoder training, batch 32: {results['autoencoder_training_images_per_s_batch32']:,.0f} images/s "
         f"({results['torch_threads']} torch threads, {results['cpu_count']} CPUs)"

@@ -3,8 +3,12 @@
     python -m benchmarks.text [--weights-dir weights] [--tokens 128] [--runs 5]
 
 1. bare `model.generate` (the reference: what transformers does alone);
-2. the app's `models.text.stream_completion` in-process (generation in a thread, TextIteratorStreamer);
+2. the app's `models.text.stream_completion` in-process (generation in a thread, updates every 50 ms);
 3. through the running app with gradio_client (`/complete_text`, streamed).
+
+Then float32 against bfloat16 on a model of GPT-2's shape (124M parameters): OpenAI's GPT-2 when it is in
+the local Hugging Face cache, else the same architecture with random weights (speed does not depend on
+what the weights are), bare `model.generate` in each precision.
 
 Every way samples the same number of new tokens with the same settings (`min_new_tokens` keeps the
 bare run from stopping early; the streamed runs use seeds whose completions reach the limit), and
@@ -16,13 +20,14 @@ OpenAI's GPT-2 when it is in the local Hugging Face cache.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from tests.conftest import free_port
+from benchmarks.server import free_port, start_app, stop_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,10 +121,53 @@ def through_the_app(client, model_name: str, new_tokens: int, runs: int, seed: i
 
 def text_models(weights_dir: Path) -> dict:
     """name -> LoadedModel for the text models here: shipped, or in the local HF cache."""
-    import app
+    from models.registry import LOAD_AFTER_START, load_models
 
-    models = app.load_models(offline=True, overrides={}, weights_dir=weights_dir)
-    return {name: models[name] for name in app.LOAD_AFTER_START if models[name].available}
+    models = load_models(offline=True, overrides={}, weights_dir=weights_dir)
+    return {name: models[name] for name in LOAD_AFTER_START if models[name].available}
+
+
+def gpt2_shaped_model(precision: str):
+    """OpenAI's GPT-2 from the local HF cache, else a randomly initialised GPT-2 (124M) with GPT-2's tokenizer."""
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+    from models.text import TextModel, load_text_model
+
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download("openai-community/gpt2", local_files_only=True)
+        return load_text_model(Path(folder), precision=precision), "OpenAI's GPT-2"
+    except Exception:  # not cached (no Hub here): the same shape, random weights
+        torch.manual_seed(0)
+        model = GPT2LMHeadModel(GPT2Config()).eval()
+        if precision == "bfloat16":
+            model = model.to(torch.bfloat16)
+        tokenizer_dir = Path(os.environ.get("SUITE_DATA_DIR", ROOT.parent / "shared" / "data")) / "gpt2-tokenizer"
+        tokenizer = GPT2TokenizerFast(
+            vocab_file=str(tokenizer_dir / "vocab.json"), merges_file=str(tokenizer_dir / "merges.txt")
+        )
+        return TextModel(model, tokenizer, "GPT-2 (124M), random weights"), "GPT-2's shape, random weights"
+
+
+def compare_precisions(tokens: int, runs: int) -> dict[str, dict[str, float]]:
+    """precision -> bare `model.generate` figures, for a model of GPT-2's size."""
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        loaded, what = gpt2_shaped_model(precision)
+        results[precision] = {**bare_generate(loaded, tokens, runs), "model": what}
+    return results
+
+
+def print_precisions(results: dict[str, dict], tokens: int) -> None:
+    what = next(iter(results.values()))["model"]
+    print(f"GPT-2 (124M) precision, bare model.generate, {tokens} new tokens ({what}):")
+    base = results["float32"]["tokens_per_s"]
+    for precision, figures in results.items():
+        print(
+            f"  {precision:<9} first token {figures['first_token_ms']:7.1f} ms   "
+            f"{figures['tokens_per_s']:6.1f} tokens/s   {figures['tokens_per_s'] / base:4.2f}×"
+        )
 
 
 def measure(client, weights_dir: Path, tokens: int, runs: int) -> dict[str, dict[str, dict[str, float]]]:
@@ -152,21 +200,23 @@ def main() -> None:
     parser.add_argument("--weights-dir", type=Path, default=ROOT / "weights")
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per completion")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per way (median reported)")
+    parser.add_argument("--precisions-only", action="store_true", help="only float32 against bfloat16 for GPT-2")
     args = parser.parse_args()
+    if args.precisions_only:
+        print_precisions(compare_precisions(args.tokens, args.runs), args.tokens)
+        return
     from gradio_client import Client
-
-    from benchmarks.run import start_server  # run.py imports this module: import it here, not at the top
 
     if not text_models(args.weights_dir):
         raise SystemExit(f"No text model shipped in {args.weights_dir} nor cached: nothing to measure.")
     port = free_port()
-    server, _ = start_server(port, args.weights_dir)
+    server, _ = start_app(port, "--weights-dir", str(args.weights_dir))
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         print_table(measure(client, args.weights_dir, args.tokens, args.runs), args.tokens, args.runs)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_app(server)
+    print_precisions(compare_precisions(args.tokens, args.runs), args.tokens)
 
 
 if __name__ == "__main__":

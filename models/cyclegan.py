@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.hub import StrictHubMixin
+from models.vae import model_device
 
 HUB_METADATA = dict(library_name="pytorch", license="other", tags=["celeba", "cyclegan", "generative-models-suite"])
 DIRECTIONS = ("black_to_blond", "blond_to_black")
@@ -63,24 +64,24 @@ class ResnetGenerator(nn.Module, StrictHubMixin, **HUB_METADATA):
         # Biases stay on: InstanceNorm here has no affine parameters of its own, as in the reference code.
         self.net = nn.Sequential(
             nn.ReflectionPad2d(3),
-            nn.Conv2d(3, width, 7),                                          # (B, w, S, S)
+            nn.Conv2d(3, width, 7),  # (B, w, S, S)
             nn.InstanceNorm2d(width),
             nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),             # (B, 2w, S/2, S/2)
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),  # (B, 2w, S/2, S/2)
             nn.InstanceNorm2d(2 * width),
             nn.ReLU(),
-            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),         # (B, 4w, S/4, S/4)
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),  # (B, 4w, S/4, S/4)
             nn.InstanceNorm2d(4 * width),
             nn.ReLU(),
-            *[ResidualBlock(4 * width) for _ in range(residual_blocks)],     # (B, 4w, S/4, S/4)
+            *[ResidualBlock(4 * width) for _ in range(residual_blocks)],  # (B, 4w, S/4, S/4)
             nn.ConvTranspose2d(4 * width, 2 * width, 3, stride=2, padding=1, output_padding=1),  # (B, 2w, S/2, S/2)
             nn.InstanceNorm2d(2 * width),
             nn.ReLU(),
-            nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1, output_padding=1),      # (B, w, S, S)
+            nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1, output_padding=1),  # (B, w, S, S)
             nn.InstanceNorm2d(width),
             nn.ReLU(),
             nn.ReflectionPad2d(3),
-            nn.Conv2d(width, 3, 7),                                          # (B, 3, S, S)
+            nn.Conv2d(width, 3, 7),  # (B, 3, S, S)
             nn.Tanh(),
         )
 
@@ -97,7 +98,7 @@ class PatchDiscriminator(nn.Module, StrictHubMixin, **HUB_METADATA):
     def __init__(self, width: int = 64, layers: int = 3):
         super().__init__()
         blocks: list[nn.Module] = [
-            nn.Conv2d(3, width, 4, stride=2, padding=1),                     # (B, w, S/2, S/2)
+            nn.Conv2d(3, width, 4, stride=2, padding=1),  # (B, w, S/2, S/2)
             nn.LeakyReLU(0.2),
         ]
         channels = width
@@ -106,11 +107,11 @@ class PatchDiscriminator(nn.Module, StrictHubMixin, **HUB_METADATA):
             out_channels = width * min(2**layer, 8)
             blocks += [
                 nn.Conv2d(channels, out_channels, 4, stride=stride, padding=1),  # (B, 2w, S/4, S/4) (B, 4w, S/8, S/8)
-                nn.InstanceNorm2d(out_channels),                                 # then (B, 8w, S/8 - 1, S/8 - 1)
+                nn.InstanceNorm2d(out_channels),  # then (B, 8w, S/8 - 1, S/8 - 1)
                 nn.LeakyReLU(0.2),
             ]
             channels = out_channels
-        blocks.append(nn.Conv2d(channels, 1, 4, stride=1, padding=1))        # (B, 1, S/8 - 2, S/8 - 2)
+        blocks.append(nn.Conv2d(channels, 1, 4, stride=1, padding=1))  # (B, 1, S/8 - 2, S/8 - 2)
         self.net = nn.Sequential(*blocks)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -253,7 +254,7 @@ def translate(generators: HairGenerators, images: torch.Tensor, direction: str) 
     """
     generator = generators.generator(direction)
     height, width = images.shape[-2:]
-    images = images.to(next(generator.parameters()).device)
+    images = images.to(model_device(generator))
     padded = F.pad(images * 2 - 1, (0, -width % 4, 0, -height % 4), mode="reflect")
     return ((generator(padded)[..., :height, :width] + 1) / 2).cpu()
 

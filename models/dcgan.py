@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from torch import nn
 
 from models.hub import StrictHubMixin
 from models.imaging import tensor_to_image
+from models.vae import model_device
 
 NOISE_DIM = 100
 HUB_METADATA = dict(library_name="pytorch", license="other", tags=["celeba", "dcgan", "gan", "generative-models-suite"])
@@ -96,7 +98,7 @@ class Discriminator(nn.Module, StrictHubMixin, **HUB_METADATA):
             channels *= 2
         layers += [
             nn.Conv2d(channels, 1, 4, stride=1, padding=0, bias=False),  # (B, 1, 1, 1)
-            nn.Flatten(0),                                               # (B,)
+            nn.Flatten(0),  # (B,)
         ]
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
@@ -114,20 +116,30 @@ def noise_for_seeds(seeds: Sequence[int], noise_dim: int = NOISE_DIM) -> torch.T
     return torch.stack([torch.randn(noise_dim, generator=torch.Generator().manual_seed(int(seed))) for seed in seeds])
 
 
+def face_seeds(seed: int, count: int) -> list[int]:
+    """The seeds of a gallery's faces: `seed` itself, then seeds drawn from a generator seeded with it.
+
+    So another seed gives a wholly new set of faces, the first face is the seed's own (the one a walk from
+    that seed starts at), and asking for more faces adds faces without changing the first ones.
+    """
+    draw = random.Random(seed)
+    return [seed] + [draw.randrange(2**31) for _ in range(count - 1)]
+
+
 def _to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return images.add(1).div(2).clamp(0, 1)
 
 
 @torch.inference_mode()
 def generate(generator: Generator, count: int, seed: int, noise_scale: float = 1.0) -> torch.Tensor:
-    """`count` faces, (count, 3, S, S) in 0..1; face i comes from seed `seed + i`.
+    """`count` faces, (count, 3, S, S) in 0..1, one per seed of `face_seeds(seed, count)`.
 
     `noise_scale` is the truncation trick: below 1 the noise stays nearer the centre of the
     Gaussian, where the generator saw the most samples, so faces are cleaner but more alike;
     at 0 every seed gives the same "average" face.
     """
-    noise = noise_for_seeds(range(seed, seed + count), generator.noise_dim) * noise_scale
-    device = next(generator.parameters()).device
+    noise = noise_for_seeds(face_seeds(seed, count), generator.noise_dim) * noise_scale
+    device = model_device(generator)
     return _to_unit_range(generator(noise.to(device))).cpu()
 
 
@@ -156,7 +168,7 @@ def interpolate_seeds(
     """
     ends = noise_for_seeds([seed_a, seed_b], generator.noise_dim)
     noise = slerp(ends[0], ends[1], torch.linspace(0, 1, steps)) * noise_scale
-    device = next(generator.parameters()).device
+    device = model_device(generator)
     return _to_unit_range(generator(noise.to(device))).cpu()
 
 

@@ -13,8 +13,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from models import vae
 from models.hub import StrictHubMixin
 from models.imaging import ImageInputError, open_image
+from models.vae import GaussianVAE, kl_divergence
 
 HUB_METADATA = dict(library_name="pytorch", license="cc-by-sa-3.0", tags=["mnist", "generative-models-suite"])
 
@@ -27,15 +29,15 @@ class Autoencoder(nn.Module, StrictHubMixin, **HUB_METADATA):
         self.image_size = image_size
         pixels = image_size * image_size
         self.encoder = nn.Sequential(
-            nn.Flatten(),                       # (B, 784)
-            nn.Linear(pixels, hidden_dim),      # (B, 200)
+            nn.Flatten(),  # (B, 784)
+            nn.Linear(pixels, hidden_dim),  # (B, 200)
             nn.ReLU(),
             nn.Linear(hidden_dim, latent_dim),  # (B, 20)
         )
         self.decoder = nn.Sequential(
             nn.Linear(latent_dim, hidden_dim),  # (B, 200)
             nn.ReLU(),
-            nn.Linear(hidden_dim, pixels),      # (B, 784)
+            nn.Linear(hidden_dim, pixels),  # (B, 784)
             nn.Sigmoid(),
         )
 
@@ -49,50 +51,34 @@ class Autoencoder(nn.Module, StrictHubMixin, **HUB_METADATA):
         return self.decode(self.encode(images))
 
 
-class VAE(nn.Module, StrictHubMixin, **HUB_METADATA):
+class VAE(GaussianVAE, nn.Module, StrictHubMixin, **HUB_METADATA):
     """A convolutional VAE with a 20-d latent; `decode` outputs Bernoulli means (sigmoid)."""
 
     def __init__(self, latent_dim: int = 20, channels: int = 32, hidden_dim: int = 256):
         super().__init__()
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, channels, 4, stride=2, padding=1),             # (B, 32, 14, 14)
+            nn.Conv2d(1, channels, 4, stride=2, padding=1),  # (B, 32, 14, 14)
             nn.ReLU(),
             nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1),  # (B, 64, 7, 7)
             nn.ReLU(),
-            nn.Flatten(),                                               # (B, 3136)
-            nn.Linear(2 * channels * 7 * 7, hidden_dim),                # (B, 256)
+            nn.Flatten(),  # (B, 3136)
+            nn.Linear(2 * channels * 7 * 7, hidden_dim),  # (B, 256)
             nn.ReLU(),
         )
-        self.to_mu = nn.Linear(hidden_dim, latent_dim)                  # (B, 20)
-        self.to_logvar = nn.Linear(hidden_dim, latent_dim)              # (B, 20)
+        self.to_mu = nn.Linear(hidden_dim, latent_dim)  # (B, 20)
+        self.to_logvar = nn.Linear(hidden_dim, latent_dim)  # (B, 20)
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim),                          # (B, 256)
+            nn.Linear(latent_dim, hidden_dim),  # (B, 256)
             nn.ReLU(),
-            nn.Linear(hidden_dim, 2 * channels * 7 * 7),                # (B, 3136)
+            nn.Linear(hidden_dim, 2 * channels * 7 * 7),  # (B, 3136)
             nn.ReLU(),
-            nn.Unflatten(1, (2 * channels, 7, 7)),                      # (B, 64, 7, 7)
+            nn.Unflatten(1, (2 * channels, 7, 7)),  # (B, 64, 7, 7)
             nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1),  # (B, 32, 14, 14)
             nn.ReLU(),
-            nn.ConvTranspose2d(channels, 1, 4, stride=2, padding=1),    # (B, 1, 28, 28)
+            nn.ConvTranspose2d(channels, 1, 4, stride=2, padding=1),  # (B, 1, 28, 28)
             nn.Sigmoid(),
         )
-
-    def encode_distribution(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.encoder(images)
-        return self.to_mu(hidden), self.to_logvar(hidden)
-
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """The posterior mean: the deterministic code used for reconstruction and interpolation."""
-        return self.encode_distribution(images)[0]
-
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latent)
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode_distribution(images)
-        latent = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # reparameterisation trick
-        return self.decode(latent), mu, logvar
 
 
 def autoencoder_loss(reconstruction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
@@ -106,7 +92,7 @@ def vae_loss(
     """Negative ELBO in nats per image, and its KL part: BCE summed over pixels + KL(q(z|x) || N(0, I))."""
     batch = images.shape[0]
     reconstruction_nats = F.binary_cross_entropy(reconstruction, images, reduction="sum") / batch
-    kl_nats = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / batch
+    kl_nats = kl_divergence(mu, logvar)
     return reconstruction_nats + kl_nats, kl_nats
 
 
@@ -174,29 +160,9 @@ def _centre_by_mass(canvas: torch.Tensor) -> torch.Tensor:
     return shifted
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.inference_mode()
-def reconstruct(model: Autoencoder | VAE, images: torch.Tensor) -> torch.Tensor:
-    """Encode and decode (B, 1, 28, 28) images; the VAE uses its posterior mean."""
-    return model.decode(model.encode(images.to(_device(model)))).cpu()
-
-
-@torch.inference_mode()
-def sample(vae: VAE, count: int, seed: int) -> torch.Tensor:
-    """Decode `count` latents drawn from the prior N(0, I) with a fixed seed: (count, 1, 28, 28)."""
-    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same digits on any device
-    return vae.decode(torch.randn(count, vae.latent_dim, generator=generator).to(_device(vae))).cpu()
-
-
-@torch.inference_mode()
-def interpolate(model: Autoencoder | VAE, start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
-    """Decode `steps` evenly spaced points on the line between two images' latents."""
-    latents = model.encode(torch.stack([start, end]).to(_device(model)))
-    weights = torch.linspace(0, 1, steps, device=latents.device)[:, None]
-    return model.decode((1 - weights) * latents[0] + weights * latents[1]).cpu()
+# The shared VAE helpers, under this module's name (the app calls digits.reconstruct(...)); the autoencoder
+# has the same encode/decode interface, so they serve it too.
+reconstruct, sample, interpolate = vae.reconstruct, vae.sample, vae.interpolate
 
 
 def mean_squared_error(image: torch.Tensor, reference: torch.Tensor) -> float:

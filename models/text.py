@@ -1,7 +1,8 @@
 """Text: GPT-2 text completion with Hugging Face transformers (our small GPT-2 or OpenAI's).
 
 `load_text_model(folder)` is the app's load_fn: it loads any GPT-2 folder in Hub layout (config.json,
-safetensors weights, tokenizer files) in float32 on the CPU, even when the weights are stored in float16.
+safetensors weights, tokenizer files) on the CPU, in float32 (even when the weights are stored in float16), or
+in bfloat16 where that pays (`PRECISIONS`).
 `stream_completion(loaded, prompt, settings, stop_event)` streams the growing completion while
 `model.generate` runs in a thread; `complete` is the same, waiting for the end.
 """
@@ -31,7 +32,15 @@ MAX_TEMPERATURE = 2.0
 MAX_TOP_K = 1000
 MAX_REPETITION_PENALTY = 2.0
 MAX_SEED = 2**31 - 1
+# "auto": bfloat16 for models of at least BFLOAT16_MIN_PARAMETERS on a CPU with native bfloat16 arithmetic
+# (AVX-512 BF16 or AMX), where it generated GPT-2 (124M) 1.4× faster; float32 otherwise. A small model's step
+# is dominated by per-token overhead, not arithmetic, so it stays in float32 (python -m benchmarks.text).
+PRECISIONS = ("auto", "float32", "bfloat16")
+BFLOAT16_MIN_PARAMETERS = 50_000_000
 STOP_REASONS = {"length": "length limit reached", "end of text": "the model ended the text", "stopped": "stopped"}
+# A streamed completion is shown at most this often: one update per token would cost a decode and a
+# message to the browser per token, slowing a fast model by a quarter, and no eye follows 100 updates a second.
+UPDATE_INTERVAL_S = 0.05
 
 
 @dataclass
@@ -56,19 +65,36 @@ class TextModel:
     def parameter_count(self) -> int:
         return sum(parameter.numel() for parameter in self.model.parameters())
 
+    @property
+    def precision(self) -> str:
+        return str(self.model.dtype).removeprefix("torch.")
 
-def load_text_model(folder: Path) -> TextModel:
-    """Load a GPT-2 folder (ours or openai-community/gpt2) for CPU inference in float32."""
+
+def load_text_model(folder: Path, precision: str = "auto") -> TextModel:
+    """Load a GPT-2 folder (ours or openai-community/gpt2) for CPU inference; `precision` is one of PRECISIONS."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} has no config.json: not a model folder")
-    # dtype=float32: weights shipped in float16 are upcast, as half precision is slow and lossy on CPU.
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    # float32 first: weights shipped in float16 are upcast, as half precision is slow and lossy on CPU.
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+    if precision == "bfloat16" or (precision == "auto" and prefers_bfloat16(model.num_parameters())):
+        model = model.to(torch.bfloat16)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model.eval()
     return TextModel(model=model, tokenizer=tokenizer, name=_human_name(folder, model))
+
+
+def bfloat16_is_native() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX): then bfloat16 is faster, not slower."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def prefers_bfloat16(parameters: int) -> bool:
+    return parameters >= BFLOAT16_MIN_PARAMETERS and bfloat16_is_native()
 
 
 def _human_name(folder: Path, model: PreTrainedModel) -> str:
@@ -191,7 +217,9 @@ class Completion:
         """One line for the page, e.g. "57 tokens in 1.9 s (30.0 tokens/s), seed 42, stopped"."""
         parts = [f"{self.new_tokens} tokens in {self.seconds:.1f} s ({self.tokens_per_second:.1f} tokens/s)"]
         parts.append(f"seed {self.seed}")
-        if self.finished:
+        if self.finished and self.stop_reason == "stopped":
+            parts.append(f"stopped after {self.new_tokens} tokens")
+        elif self.finished:
             parts.append(STOP_REASONS.get(self.stop_reason or "", "done"))
         line = ", ".join(parts)
         return f"{line}. {self.notice}" if self.notice else line
@@ -216,20 +244,55 @@ class _StopAndCount:
         return torch.full((input_ids.shape[0],), self.stopped, dtype=torch.bool, device=input_ids.device)
 
 
+class _TokenCollector:
+    """`model.generate`'s streamer: keeps the new token ids; the reader decodes them when it wants to show them.
+
+    (transformers' TextIteratorStreamer decodes and queues text after every token, which costs more than a
+    small model's step.) The first `put` holds the prompt, which is skipped.
+    """
+
+    def __init__(self):
+        self.ids: list[int] = []
+        self.finished = False
+        self.changed = threading.Condition()
+        self._prompt_skipped = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_skipped:
+            self._prompt_skipped = True
+            return
+        with self.changed:
+            self.ids.extend(value.reshape(-1).tolist())
+            self.changed.notify()
+
+    def end(self) -> None:
+        with self.changed:
+            self.finished = True
+            self.changed.notify()
+
+    def wait_for_more(self, seen: int) -> tuple[list[int], bool]:
+        """Block until there are more than `seen` ids or generation has ended; returns (ids, ended)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.finished or len(self.ids) > seen)
+            return list(self.ids), self.finished
+
+
 def stream_completion(
     loaded: TextModel,
     prompt: str,
     settings: GenerationSettings | None = None,
     stop_event: threading.Event | None = None,
+    update_interval_s: float = UPDATE_INTERVAL_S,
 ) -> Iterator[Completion]:
-    """Yield a `Completion` each time more text is ready, and a last one with `finished=True`.
+    """Yield a `Completion` each time more text is ready (at most every `update_interval_s`), and a last one
+    with `finished=True`.
 
     The settings are clamped first. Setting `stop_event` (a fresh one per request) stops generation after
     the current token; so does closing the iterator. A prompt too long for the context keeps its end
     (`Completion.truncated`, `Completion.notice`). Raises ValueError for an empty prompt. Generations on
     one model run one at a time, so that a seed always gives the same text.
     """
-    from transformers import GenerationConfig, StoppingCriteriaList, TextIteratorStreamer
+    from transformers import GenerationConfig, StoppingCriteriaList
 
     prompt = clean_prompt(prompt)
     settings = (settings or GenerationSettings()).clamped()
@@ -246,7 +309,7 @@ def stream_completion(
 
     abandoned = threading.Event()  # set when the caller stops iterating, e.g. a closed browser tab
     criteria = _StopAndCount(used_ids.shape[1], [abandoned] + ([stop_event] if stop_event else []))
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    streamer = _TokenCollector()
     eos = tokenizer.eos_token_id
     greedy = settings.temperature == 0
     # Every field is set: generate() fills unset ones from the model's own generation_config.json.
@@ -295,15 +358,25 @@ def stream_completion(
             errors.append(error)
             streamer.end()  # unblocks the iteration
 
+    def decode(ids: list[int]) -> str:
+        return tokenizer.decode(ids, skip_special_tokens=True)
+
     worker = threading.Thread(target=generate, daemon=True)
     worker.start()
-    text = ""
+    text, seen = "", 0
     try:
-        for chunk in streamer:
-            if chunk:
-                text += chunk
+        while True:
+            ids, ended = streamer.wait_for_more(seen)
+            if ended:
+                break
+            shown_at, seen = time.perf_counter(), len(ids)
+            partial = decode(ids).rstrip("\ufffd")  # a character whose bytes are not all generated yet
+            if partial != text:
+                text = partial
                 yield completion(text)
+            time.sleep(max(0.0, update_interval_s - (time.perf_counter() - shown_at)))
         worker.join()
+        text = decode(ids)
     finally:
         abandoned.set()
     if errors:

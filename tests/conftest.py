@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
-
-def draw_digit(kind: str = "one", size: int = 200, ink: int = 0, paper: int = 255) -> Image.Image:
-    """A digit-like drawing in grayscale: "one" is a vertical bar, "zero" an ellipse."""
-    image = Image.new("L", (size, size), paper)
-    pen = ImageDraw.Draw(image)
-    width = max(2, size // 12)
-    if kind == "one":
-        pen.line([(size * 0.5, size * 0.15), (size * 0.5, size * 0.85)], fill=ink, width=width)
-    else:
-        pen.ellipse([size * 0.25, size * 0.15, size * 0.75, size * 0.85], outline=ink, width=width)
-    return image
+from benchmarks.server import running_app
+from training.mnist import draw_digit
 
 
 @pytest.fixture
@@ -35,60 +27,6 @@ def rng():
 
 
 # --- the running app ------------------------------------------------------------------------
-
-import contextlib  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-@contextlib.contextmanager
-def running_app(log: Path, *app_args: str, env: dict[str, str] | None = None):
-    """`python app.py` on a free port, offline unless `env` says otherwise; yields its URL, then stops it."""
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
-    with open(log, "w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), *app_args],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        print(log.read_text()[-3000:])
 
 
 @pytest.fixture(scope="session")
@@ -150,5 +88,6 @@ def tiny_client(tiny_weights, tmp_path_factory):
     from gradio_client import Client
 
     log = tmp_path_factory.mktemp("tiny-app") / "app.log"
-    with running_app(log, "--weights-dir", str(tiny_weights)) as url:
+    # Text is streamed after every token, so that the tiny model's fast completions arrive in several parts.
+    with running_app(log, "--weights-dir", str(tiny_weights), "--stream-interval", "0") as url:
         yield Client(url, verbose=False)

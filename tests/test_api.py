@@ -7,8 +7,9 @@ example or a call here makes this test fail.
 import pytest
 from gradio_client import handle_file
 
-from tests.conftest import ROOT, draw_digit
+from benchmarks.server import ROOT
 from training.faces import cartoon_face
+from training.mnist import draw_digit
 
 PRESET = "man with glasses - man without + woman without = woman with glasses"
 

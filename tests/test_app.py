@@ -93,7 +93,7 @@ def test_bad_uploads_get_clear_messages_and_server_stays_up(client, tmp_path, ma
 
 
 def test_sixteen_bit_upload_works(client, tmp_path):
-    from tests.conftest import draw_digit
+    from training.mnist import draw_digit
 
     drawing = np.asarray(draw_digit("zero"), dtype=np.uint16) * 257
     path = tmp_path / "sixteen.png"
@@ -103,7 +103,7 @@ def test_sixteen_bit_upload_works(client, tmp_path):
 
 
 def test_absurd_numbers_get_clear_messages(client, digit_files):
-    with pytest.raises(AppError, match="slider"):
+    with pytest.raises(AppError, match="Steps must be a number, got 'many'"):
         client.predict(
             handle_file(str(digit_files["one"])),
             handle_file(str(digit_files["zero"])),
@@ -112,17 +112,21 @@ def test_absurd_numbers_get_clear_messages(client, digit_files):
         )
 
 
-def test_numbers_are_clamped_and_nan_refused():
+def test_numbers_out_of_range_or_not_numbers_are_refused_with_the_field_named():
     import gradio as gr
 
-    import app
+    from tabs.common import number, whole_number
 
-    assert app.whole_number(3.7, "Count", 1, 64) == 3
-    assert app.whole_number(1e12, "Count", 1, 64) == 64
-    assert app.clamped(-float("inf"), "Scale", 0, 1.5) == 0
-    for bad in (float("nan"), "many", None):
-        with pytest.raises(gr.Error, match="must be a number"):
-            app.clamped(bad, "Scale", 0, 1.5)
+    assert whole_number(3.7, "Count", 1, 64) == 3 and number("0.5", "Scale", 0, 1.5) == 0.5
+    with pytest.raises(gr.Error, match="Count: Value 1000000000000.0 is greater than maximum value 64"):
+        whole_number(1e12, "Count", 1, 64)
+    with pytest.raises(gr.Error, match="Scale: Value -inf is less than minimum value 0"):
+        number(-float("inf"), "Scale", 0, 1.5)
+    for bad in (float("nan"), "many", [], {}, True):
+        with pytest.raises(gr.Error, match="Scale must be a number"):
+            number(bad, "Scale", 0, 1.5)
+    with pytest.raises(gr.Error, match="Seed is empty"):
+        whole_number(None, "Seed", 0, 10)
 
 
 def test_model_card_endpoint(client):
@@ -132,22 +136,24 @@ def test_model_card_endpoint(client):
     assert not card.startswith("---")  # the YAML front matter is not shown
     missing = client.predict("text-gpt2", api_name="/model_card")  # no Hub, no shipped copy
     assert "not loaded" in missing and "disabled" in missing
-    with pytest.raises(AppError, match="nope is not in the list of choices"):  # Gradio checks the dropdown
+    with pytest.raises(AppError, match="Unknown model 'nope': it is not in the list of choices"):
         client.predict("nope", api_name="/model_card")
 
 
 def test_model_handlers_are_wrapped_for_zerogpu_when_spaces_is_installed(monkeypatch):
     import app
+    from models.registry import load_models
+    from tabs import common
 
-    assert app.spaces is None and app.on_gpu(len) is len  # here (no `spaces` package): handlers run as they are
+    assert common.spaces is None and common.on_gpu(len) is len  # here (no `spaces` package): handlers run as they are
     wrapped = []
 
     def fake_gpu(handler):
         wrapped.append(handler.__name__)
         return functools.wraps(handler)(lambda *args, **kwargs: handler(*args, **kwargs))
 
-    monkeypatch.setattr(app, "spaces", types.SimpleNamespace(GPU=fake_gpu))
-    app.build_app(app.load_models(offline=True, overrides={}))
+    monkeypatch.setattr(common, "spaces", types.SimpleNamespace(GPU=fake_gpu))
+    app.build_app(load_models(offline=True, overrides={}))
     model_handlers = {
         "reconstruct_digit",
         "sample_digits",
@@ -189,23 +195,25 @@ def test_app_serves_no_file_outside_its_own(app_url, path):
 def test_app_serves_its_example_images(app_url):
     import urllib.request
 
-    from app import EXAMPLES
+    from models.registry import EXAMPLES
 
     example = next(EXAMPLES.glob("digit_*.png"))
     with urllib.request.urlopen(f"{app_url}gradio_api/file={example}", timeout=10) as response:
         assert response.status == 200 and response.read() == example.read_bytes()
 
 
-def test_output_images_are_replaced_atomically_while_being_read(tmp_path):
+def test_output_images_are_replaced_atomically_while_being_read(tmp_path, monkeypatch):
     from gradio import processing_utils
 
-    import app
+    from tabs.common import save_pil_to_cache_atomically, write_output_images_atomically
 
-    assert processing_utils.save_pil_to_cache is app._save_pil_to_cache_atomically  # what every component calls
+    monkeypatch.setattr(processing_utils, "save_pil_to_cache", processing_utils.save_pil_to_cache)  # undone after
+    write_output_images_atomically()  # what app.main() does before building the page
+    assert processing_utils.save_pil_to_cache is save_pil_to_cache_atomically  # what every component calls
     image = Image.new("RGB", (64, 64), (10, 200, 30))
-    path = app._save_pil_to_cache_atomically(image, str(tmp_path), format="png")
+    path = save_pil_to_cache_atomically(image, str(tmp_path), format="png")
     with open(path, "rb") as download:  # a client still reading the first answer...
-        again = app._save_pil_to_cache_atomically(image, str(tmp_path), format="png")  # ...a second one, same image
+        again = save_pil_to_cache_atomically(image, str(tmp_path), format="png")  # ...a second one, same image
         assert again == path
         # A new file took the name (in place, the reader would see it truncated mid-download) ...
         assert os.fstat(download.fileno()).st_ino != os.stat(path).st_ino

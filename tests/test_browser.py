@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from benchmarks.server import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
@@ -47,23 +47,43 @@ def test_page_says_where_weights_came_from(page):
     assert "shipped weights in weights/digits-vae" in source.inner_text()
 
 
-def test_draw_a_digit_and_see_both_reconstructions(page):
-    page.locator("#digit-sketch").get_by_role("button", name="Brush").first.click()  # as the page asks
+def draw_a_stroke(page, slant: float = 0.0) -> None:
+    """A stroke with the mouse on the sketchpad from top to bottom, as a person draws a "1" (slanted by `slant`)."""
     canvas = page.locator("#digit-sketch canvas").first
     canvas.wait_for()
     box = canvas.bounding_box()
     centre_x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2, box["y"] + box["height"] * 0.8
     page.mouse.move(centre_x, top)
     page.mouse.down()
-    for step in range(1, 21):  # a vertical stroke: a "1"
-        page.mouse.move(centre_x, top + (bottom - top) * step / 20)
+    for step in range(1, 21):
+        page.mouse.move(centre_x + slant * box["width"] * step / 20, top + (bottom - top) * step / 20)
     page.mouse.up()
+
+
+def test_draw_a_digit_at_once_and_see_both_reconstructions(page):
+    # No tool to pick first: the brush is selected when the page loads.
+    page.locator("#digit-sketch").get_by_text("select the draw tool").wait_for(state="hidden", timeout=10_000)
+    draw_a_stroke(page)
     page.locator("#reconstruct-drawing").click()
     page.locator("#digit-vae img").first.wait_for(timeout=30_000)
     assert image_sources(page, "digit-ae") and image_sources(page, "digit-vae")
     assert "autoencoder" in page.locator("#digit-errors").inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "digits-draw.png"), full_page=True)
+
+
+def test_draw_again_after_clearing(page):
+    before = image_sources(page, "digit-vae")
+    page.locator("#digit-sketch").get_by_role("button", name="Clear canvas").first.click(timeout=30_000)
+    page.locator("#digit-sketch").get_by_text("select the draw tool").wait_for(state="hidden", timeout=10_000)
+    draw_a_stroke(page, slant=0.3)  # another drawing: outputs are named after their content
+    page.locator("#reconstruct-drawing").click()
+    page.wait_for_function(
+        "before => { const image = document.querySelector('#digit-vae img'); return image && image.src !== before; }",
+        arg=before[0] if before else "",
+        timeout=30_000,
+    )
+    assert "The drawing is empty" not in page.locator("body").inner_text()
 
 
 def test_upload_a_digit_and_see_both_reconstructions(page, digit_files):
@@ -164,13 +184,14 @@ def test_upload_a_face_and_see_its_hair_translated_and_back(page):
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
 
 
-def test_type_a_prompt_and_see_text_appear(page):
+def test_type_a_prompt_press_enter_and_see_text_appear(page):
     needs_shipped("text-gpt2-small")
     page.get_by_role("tab", name="Text completion: GPT-2").click()
+    assert page.locator("#text-seed input").input_value() == ""  # empty: a random seed, not everyone's 0
     prompt = "It was late in the evening when"
-    page.get_by_label("Prompt").fill(prompt)
-    page.locator("#text-generate").click()
-    output = page.locator("#text-output textarea")
+    box = page.locator("#text-prompt textarea")
+    box.fill(prompt)
+    box.press("Enter")  # generates; Shift+Enter would start a new line
     page.wait_for_function(
         "prompt => { const box = document.querySelector('#text-output textarea');"
         " return box && box.value.startsWith(prompt) && box.value.length > prompt.length + 20; }",
@@ -178,8 +199,30 @@ def test_type_a_prompt_and_see_text_appear(page):
         timeout=120_000,
     )
     page.locator("#text-status").get_by_text("tokens/s").first.wait_for(timeout=120_000)
+    assert box.input_value() == prompt  # Enter added no new line
+    output = page.locator("#text-output textarea")
     assert len(output.input_value().split()) > len(prompt.split()) + 3
+    assert "seed " in page.locator("#text-status").inner_text()  # the seed used, to repeat the text
     page.screenshot(path=str(ARTIFACTS / "text.png"), full_page=True)
+
+
+def test_stop_keeps_the_partial_text(page):
+    needs_shipped("text-gpt2-small")
+    page.locator("#text-prompt textarea").fill("The old house at the end of the street")
+    slider = page.locator("#text-max-tokens input[type=number]")
+    slider.fill("512")
+    slider.press("Enter")
+    page.locator("#text-generate").click()
+    page.locator("#text-status").get_by_text("tokens/s").first.wait_for(timeout=60_000)
+    page.locator("#text-stop").click()
+    status = page.locator("#text-status")
+    status.get_by_text("stopped after").wait_for(timeout=30_000)
+    stopped_after = int(status.inner_text().split("stopped after ")[1].split()[0])
+    assert 0 < stopped_after < 512
+    text = page.locator("#text-output textarea").input_value()
+    assert text.startswith("The old house at the end of the street") and len(text) > 60  # the partial text stays
+    assert page.locator("#text-output").get_by_text("Error").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "text-stopped.png"), full_page=True)
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
 
 

@@ -12,6 +12,7 @@ from models.dcgan import (
     Discriminator,
     Generator,
     animated_gif,
+    face_seeds,
     generate,
     interpolate_seeds,
     load_discriminator,
@@ -91,8 +92,12 @@ def test_generate_is_seeded(generator):
     assert faces.shape == (3, 3, 64, 64) and 0 <= faces.min() and faces.max() <= 1
     assert torch.equal(faces, generate(generator, 3, seed=5))
     assert not torch.allclose(faces, generate(generator, 3, seed=6))
-    # face i is seed + i's face, whatever the batch: the app can show each face's seed
-    assert torch.allclose(faces[1], generate(generator, 1, seed=6)[0], atol=1e-5)
+    assert torch.allclose(faces[:2], generate(generator, 2, seed=5), atol=1e-5)  # more faces add, not change
+
+
+def test_each_seed_gives_a_new_set_of_faces_starting_with_its_own():
+    assert face_seeds(5, 4)[0] == 5 and face_seeds(5, 2) == face_seeds(5, 4)[:2]  # a walk from 5 starts there
+    assert not set(face_seeds(0, 64)) & set(face_seeds(1, 64))  # not seed 0's faces shifted by one
 
 
 def test_noise_scale_is_truncation(generator):

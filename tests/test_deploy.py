@@ -1,5 +1,10 @@
 """The one-command Space deploy, against a fake Hub API: what it would upload, and where."""
 
+import fnmatch
+import json
+import subprocess
+import sys
+
 import pytest
 
 import deploy
@@ -45,3 +50,21 @@ def test_dry_run_prints_the_plan(capsys):
     deploy.main(["--space", "someone/suite", "--dry-run"])
     printed = capsys.readouterr().out
     assert "DIGITS_AE_REPO=someone/mnist-autoencoder" in printed and "app.py" in printed
+
+
+def test_the_space_gets_every_project_module_the_app_imports():
+    listing = (
+        "import json, pathlib, sys; import app; root = pathlib.Path.cwd().resolve(); "
+        "print(json.dumps(sorted(str(pathlib.Path(m.__file__).resolve().relative_to(root)) "
+        "for m in list(sys.modules.values()) if getattr(m, '__file__', None) "
+        "and pathlib.Path(m.__file__).is_absolute() and pathlib.Path(m.__file__).resolve().is_relative_to(root))))"
+    )
+    imported = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", listing], check=True, capture_output=True, text=True, cwd=deploy.ROOT
+        ).stdout
+    )
+    assert "tabs/common.py" in imported and "models/registry.py" in imported
+    plan = deploy.make_plan("someone/suite")
+    missing = [path for path in imported if not any(fnmatch.fnmatch(path, pattern) for pattern in plan.space_files)]
+    assert not missing, f"app.py imports these, but the Space would not get them: {missing}"

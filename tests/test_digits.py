@@ -15,7 +15,7 @@ from models.digits import (
     vae_loss,
 )
 from models.imaging import ImageInputError
-from tests.conftest import draw_digit
+from training.mnist import draw_digit
 
 
 @pytest.fixture(params=[Autoencoder, VAE])

@@ -13,7 +13,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.conftest import running_app
+from benchmarks.server import running_app
 
 
 def status_lines(client: Client) -> dict[str, str]:

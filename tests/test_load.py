@@ -7,7 +7,7 @@ afterwards. It asserts no timings; `python -m benchmarks.load` measures them.
 
 from benchmarks.load import mix_cases, run_load, server_answers, text_client_count
 from benchmarks.run import make_input_files
-from tests.conftest import running_app
+from benchmarks.server import running_app
 
 
 def test_short_load_run_has_no_errors(tiny_weights, tmp_path):

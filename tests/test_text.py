@@ -206,7 +206,8 @@ def test_greedy_decoding_is_deterministic(loaded):
 
 
 def test_stream_yields_growing_partial_texts_then_finishes(loaded):
-    parts = list(stream_completion(loaded, "The doctor", GenerationSettings(max_new_tokens=40, seed=1)))
+    settings = GenerationSettings(max_new_tokens=40, seed=1)
+    parts = list(stream_completion(loaded, "The doctor", settings, update_interval_s=0))  # every token
     assert len(parts) >= 4
     for before, after in zip(parts, parts[1:]):
         assert after.text.startswith(before.text) and len(after.text) >= len(before.text)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from PIL import Image, ImageDraw
 from torch.utils.data import TensorDataset
 from torchvision.datasets import MNIST
 
@@ -71,3 +72,15 @@ def tiny_synthetic_mnist(folder: Path, count: int = 64, seed: int = 0) -> Path:
 def _write_idx(path: Path, array: torch.Tensor, magic: int) -> None:
     header = magic.to_bytes(4, "big") + b"".join(size.to_bytes(4, "big") for size in array.shape)
     path.write_bytes(header + array.numpy().tobytes())
+
+
+def draw_digit(kind: str = "one", size: int = 200, ink: int = 0, paper: int = 255) -> Image.Image:
+    """A digit-like drawing in grayscale: "one" is a vertical bar, "zero" an ellipse."""
+    image = Image.new("L", (size, size), paper)
+    pen = ImageDraw.Draw(image)
+    width = max(2, size // 12)
+    if kind == "one":
+        pen.line([(size * 0.5, size * 0.15), (size * 0.5, size * 0.85)], fill=ink, width=width)
+    else:
+        pen.ellipse([size * 0.25, size * 0.15, size * 0.75, size * 0.85], outline=ink, width=width)
+    return image
