@@ -14,6 +14,7 @@ training does not spend its time in JPEG decoding. CelebA is for non-commercial 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import zipfile
@@ -34,6 +35,13 @@ FACES_DATA_NOTE = (
     "CelebA (Liu et al., ICCV 2015), aligned and cropped faces with their attribute labels: "
     "for non-commercial research purposes only. The photographs' copyright stays with their owners."
 )
+
+
+def add_face_arguments(parser: argparse.ArgumentParser, width_help: str) -> None:
+    """The flags every face model's training script shares: where the faces are, their size, the model's width."""
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_FACES_DIR, help="faces folder (suite or CelebA)")
+    parser.add_argument("--image-size", type=int, default=64, help="side of the square faces (64 or 128)")
+    parser.add_argument("--width", type=int, default=32, help=width_help)
 
 
 class FaceDataset(Dataset):

@@ -20,6 +20,7 @@ the position ("epoch" or "step"), "history", "seconds" and "rng", and any extra 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,28 @@ from training.common import (
     save_checkpoint,
     write_model_card,
 )
+
+
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, accelerator: Accelerator, clip: float = 0.0) -> None:
+    """One step of `optimizer` down `loss`: clear the gradients, backpropagate (through accelerate, for mixed
+    precision and several processes), clip the gradients' norm to `clip` if it is set, step."""
+    optimizer.zero_grad(set_to_none=True)
+    accelerator.backward(loss)
+    if clip:
+        accelerator.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], clip)
+    optimizer.step()
+
+
+def average_figures(batches: Iterable[tuple[int, dict[str, Any]]], accelerator: Accelerator) -> dict[str, float]:
+    """Each figure's mean over every image of every process, from (images in a batch, the batch's mean figures)."""
+    totals: dict[str, torch.Tensor] = {}
+    count = torch.zeros((), device=accelerator.device)
+    for size, figures in batches:
+        for name, value in figures.items():
+            totals[name] = totals.get(name, torch.zeros((), device=accelerator.device)) + value * size
+        count += size
+    count = accelerator.reduce(count, "sum")
+    return {name: float(accelerator.reduce(total, "sum") / count) for name, total in totals.items()}
 
 
 class TrainingRun:
@@ -112,9 +135,18 @@ class TrainingRun:
             **extra,
         )
 
-    def publish(self, folder: Path, summary: str, **card: Any) -> None:
-        """Write the model card (see `write_model_card`) into the saved model folder, and push it if asked."""
-        write_model_card(folder, command=self.args.command, **card)
+    def publish(self, folder: Path, summary: str, training: dict[str, Any], **card: Any) -> None:
+        """Write the model card (see `write_model_card`) into the saved model folder, and push it if asked.
+
+        The rows every card has (seed, mixed precision, device, wall time) follow the script's `training` rows.
+        """
+        standard = {
+            "seed": self.args.seed,
+            "mixed precision": self.args.mixed_precision,
+            "device": self.device_description,
+            "wall time": self.wall_time,
+        }
+        write_model_card(folder, command=self.args.command, training={**training, **standard}, **card)
         print(f"Saved {folder}")
         if self.args.push_to_hub:
             print(push_to_hub(folder, self.args.push_to_hub, summary))

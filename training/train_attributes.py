@@ -20,38 +20,23 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
-from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from models.attributes import ATTRIBUTES, EVAL_BLUR_SIGMA, AttributeClassifier, attribute_figures, gaussian_blur
-from training.common import (
-    Timer,
-    add_run_arguments,
-    describe_device,
-    format_duration,
-    load_checkpoint,
-    parse_run_arguments,
-    plot_losses,
-    push_to_hub,
-    save_checkpoint,
-    write_model_card,
-)
-from training.faces import DEFAULT_FACES_DIR, FACES_DATA_NOTE, FaceDataset
+from training.common import add_run_arguments, parse_run_arguments, plot_losses
+from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments
+from training.loop import TrainingRun, update
 
 TINY_FACES, TINY_VAL_FACES = 64, 64
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_FACES_DIR, help="faces folder (suite or CelebA)")
-    parser.add_argument("--image-size", type=int, default=64, help="side of the square faces")
-    parser.add_argument("--width", type=int, default=32, help="channels of the first conv (doubling per stage)")
+    add_face_arguments(parser, width_help="channels of the first conv (doubling per stage)")
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
     parser.add_argument("--max-shift", type=int, default=4, help="random shift, pixels each way")
@@ -96,11 +81,10 @@ def cosine(epochs: int):
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    set_seed(args.seed)
-    args.run_dir.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(args)  # first: the seed below decides the initial weights too
+    accelerator = run.accelerator
 
-    progress_bars = accelerator.is_main_process
+    progress_bars = run.is_main_process
     train_set = FaceDataset(
         args.data_dir, args.image_size, "train", limit=TINY_FACES if args.tiny else None, progress=progress_bars
     )
@@ -119,23 +103,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     # Stepped once per epoch, so not handed to accelerate (which steps schedulers once per batch).
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine(args.epochs))
-
-    start_epoch, spent = 1, 0.0
-    history: dict[str, list[float]] = {"train loss": []}
-    val_history: dict[str, list[float]] = {"glasses recall (clear)": [], "glasses specificity": [], "male accuracy": []}
-    checkpoint_path = args.run_dir / "checkpoint.pt"
-    if args.resume and checkpoint_path.exists():
-        checkpoint = load_checkpoint(checkpoint_path)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):  # --epochs may have changed
+    run.track(model=model, optimizer=optimizer, scheduler=scheduler)
+    start_epoch = run.resume() + 1
+    val_history = run.saved.get(
+        "val_history", {"glasses recall (clear)": [], "glasses specificity": [], "male accuracy": []}
+    )
+    if start_epoch > 1:  # the saved lr followed the old run's schedule; --epochs may have changed since
+        for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
             group["lr"] = base_lr * cosine(args.epochs)(scheduler.last_epoch)
-        start_epoch, spent = checkpoint["epoch"] + 1, checkpoint["seconds"]
-        history, val_history = checkpoint["history"], checkpoint["val_history"]
-        torch.set_rng_state(checkpoint["rng"])
-        accelerator.print(f"Resumed from {checkpoint_path} after epoch {checkpoint['epoch']}")
-    timer = Timer(already_spent=spent)
 
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     pos_weight = pos_weight.to(accelerator.device)
@@ -149,15 +124,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             images = augment(images.float().div(255), args.max_shift, args.blur_share, args.max_blur)
             logits = model(images)
             loss = F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight)
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            optimizer.step()
+            update(optimizer, loss, accelerator)
             running += loss.item()
             progress.set_postfix(loss=f"{running / step:.4f}")
         scheduler.step()
-        history["train loss"].append(running / len(loader))
+        run.log(**{"train loss": running / len(loader)})
 
-        if accelerator.is_main_process:  # the held-out faces are few (673): one process is enough
+        if run.is_main_process:  # the held-out faces are few (673): one process is enough
             classifier.eval()
             val_figures = evaluate(classifier, val_set)
             val_history["glasses recall (clear)"].append(val_figures["eyeglasses_recall_clear"])
@@ -167,40 +140,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 f"epoch {epoch}: train loss {running / len(loader):.4f}; held out: "
                 + ", ".join(f"{name} {value:.3f}" for name, value in val_figures.items())
             )
-            plot_losses(history, args.run_dir / "loss.png", ylabel="weighted BCE per attribute")
             plot_losses(val_history, args.run_dir / "val.png", ylabel="held-out share (0..1)")
-            save_checkpoint(
-                checkpoint_path,
-                model=classifier.state_dict(),
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                epoch=epoch,
-                history=history,
-                val_history=val_history,
-                seconds=timer.seconds,
-                rng=torch.get_rng_state(),
-            )
+        run.save(epoch, plot={"ylabel": "weighted BCE per attribute"}, val_history=val_history)
         accelerator.wait_for_everyone()
 
-    if accelerator.is_main_process:
+    if run.is_main_process:
         classifier.eval()
         if not val_figures:  # resumed a finished run: just re-export
             val_figures = evaluate(classifier, val_set)
-        counts = {"train": len(train_set), "val": len(val_set), "epochs": len(history["train loss"])}
-        export(classifier, args, val_figures, val_set, counts, timer.seconds, describe_device(accelerator.device))
+        counts = {"train": len(train_set), "val": len(val_set), "epochs": len(run.history["train loss"])}
+        export(classifier, run, val_figures, val_set, counts)
     return val_figures
 
 
 def export(
     model: AttributeClassifier,
-    args: argparse.Namespace,
+    run: TrainingRun,
     metrics: dict[str, float],
     val_set: FaceDataset,
     counts: dict[str, int],
-    seconds: float,
-    device: str,
 ) -> None:
     """Write the Hub-layout folder and its model card (the held-out table), and push it if asked."""
+    args = run.args
     model.cpu().save_pretrained(args.out_dir)
     glasses, sunglasses = val_set.labels("eyeglasses").bool(), val_set.labels("likely_sunglasses").bool()
     clear = int((glasses & ~sunglasses).sum())
@@ -255,14 +216,14 @@ def export(
         "probabilities = predict(classifier, faces)  # faces: (B, 3, 64, 64) in 0..1 → name → (B,)\n"
         'has_glasses = decide(classifier, probabilities)["eyeglasses"]  # (B,) bool'
     )
-    write_model_card(
+    run.publish(
         args.out_dir,
+        f"Face attribute classifier: {results}",
         title="CelebA face attribute classifier (generative models suite)",
         description=description,
         license="other",
         tags=["celeba", "image-classification", "generative-models-suite"],
         data=data,
-        command=args.command,
         training={
             "epochs": counts["epochs"],
             "batch size": args.batch_size,
@@ -272,17 +233,10 @@ def export(
                 f"flip, shift ≤ {args.max_shift} px, Gaussian blur sigma 0..{args.max_blur:g} px on "
                 f"{args.blur_share:.0%} of faces"
             ),
-            "seed": args.seed,
-            "mixed precision": args.mixed_precision,
-            "device": device,
-            "wall time": format_duration(seconds),
         },
         metrics=results,
         usage=usage,
     )
-    print(f"Saved {args.out_dir}")
-    if args.push_to_hub:
-        print(push_to_hub(args.out_dir, args.push_to_hub, f"Face attribute classifier: {results}"))
 
 
 if __name__ == "__main__":

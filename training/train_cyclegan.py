@@ -39,8 +39,8 @@ from models.cyclegan import (
     save_cyclegan,
 )
 from training.common import add_run_arguments, parse_run_arguments, plot_losses
-from training.faces import DEFAULT_FACES_DIR, FACES_DATA_NOTE, FaceDataset
-from training.loop import TrainingRun
+from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments
+from training.loop import TrainingRun, update
 
 MAX_WEIGHTS_MIB = 25  # per shipped file
 TINY_FACES, TINY_VAL_FACES = 64, 16  # per domain
@@ -50,9 +50,7 @@ EVAL_BATCH = 32
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_FACES_DIR, help="suite or CelebA layout")
-    parser.add_argument("--image-size", type=int, default=64, help="side of the square faces (divisible by 4)")
-    parser.add_argument("--width", type=int, default=32, help="generator channels after the stem (paper: 64)")
+    add_face_arguments(parser, width_help="generator channels after the stem (paper: 64)")
     parser.add_argument("--residual-blocks", type=int, default=6, help="generator residual blocks (paper: 9)")
     parser.add_argument("--disc-width", type=int, default=64, help="discriminator channels of its first layer")
     parser.add_argument("--decay-epochs", type=int, help="the last epochs, lr decaying linearly (default epochs/2)")
@@ -259,18 +257,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 args.cycle_weight,
                 args.identity_weight,
             )
-            optimizer_g.zero_grad(set_to_none=True)
-            accelerator.backward(loss_g)
-            optimizer_g.step()
+            update(optimizer_g, loss_g, accelerator)
 
             # Discriminators: real faces against a mix of fresh and pooled fakes.
             judge_black.requires_grad_(True), judge_blond.requires_grad_(True)
             loss_d = discriminator_loss(judge_black, black, pool_black.query(fake_black)) + discriminator_loss(
                 judge_blond, blond, pool_blond.query(fake_blond)
             )
-            optimizer_d.zero_grad(set_to_none=True)
-            accelerator.backward(loss_d)
-            optimizer_d.step()
+            update(optimizer_d, loss_d, accelerator)
 
             for name, value in (*parts.items(), ("discriminator", loss_d.detach())):
                 sums[name] = sums.get(name, 0.0) + value.item()
@@ -388,10 +382,6 @@ def export(
                 f"LSGAN + {args.cycle_weight:g} × cycle L1 + {args.identity_weight * args.cycle_weight:g} × identity L1"
             ),
             "fake pool": f"{args.pool_size} per discriminator",
-            "seed": args.seed,
-            "mixed precision": args.mixed_precision,
-            "device": run.device_description,
-            "wall time": run.wall_time,
             "speed (last epoch)": f"{args.seconds_per_pair * 1000:.0f} ms per image pair",
         },
         metrics=results,

@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from models.dcgan import Discriminator, Generator, noise_for_seeds
 from training.common import add_run_arguments, parse_run_arguments, plot_losses
-from training.faces import DEFAULT_FACES_DIR, FACES_DATA_NOTE, FaceDataset
-from training.loop import TrainingRun
+from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments
+from training.loop import TrainingRun, update
 
 REAL_LABEL = 0.9  # one-sided label smoothing: real images are labelled 0.9, fakes stay 0
 TINY_FACES = 64
@@ -36,9 +36,7 @@ TINY_FACES = 64
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_FACES_DIR, help="the suite's or official CelebA")
-    parser.add_argument("--image-size", type=int, default=64, help="64 or 128 (any power of two from 16)")
-    parser.add_argument("--width", type=int, default=32, help="channels at full resolution (64 in the paper)")
+    add_face_arguments(parser, width_help="channels at full resolution (64 in the paper)")
     parser.add_argument("--beta1", type=float, default=0.5, help="Adam's β1 (0.5 in the paper; β2 stays 0.999)")
     add_run_arguments(parser, name="faces-dcgan", epochs=20, batch_size=64, lr=2e-4, tiny=f"{TINY_FACES} faces")
     return parse_run_arguments(parser, argv, "training.train_dcgan")
@@ -74,17 +72,13 @@ def train_step(
         loss_d = F.binary_cross_entropy_with_logits(
             real_logits, torch.full_like(real_logits, REAL_LABEL)
         ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    optimizer_d.zero_grad(set_to_none=True)
-    accelerator.backward(loss_d)
-    optimizer_d.step()
+    update(optimizer_d, loss_d, accelerator)
 
     # Generator: the non-saturating loss, -log D(G(z)), against the just-updated discriminator.
     with accelerator.autocast():
         fooled_logits = discriminator(fake)
         loss_g = F.binary_cross_entropy_with_logits(fooled_logits, torch.ones_like(fooled_logits))
-    optimizer_g.zero_grad(set_to_none=True)
-    accelerator.backward(loss_g)
-    optimizer_g.step()
+    update(optimizer_g, loss_g, accelerator)
 
     return {
         "generator": loss_g.item(),
@@ -214,10 +208,6 @@ def export(
             "batch size": args.batch_size,
             "optimizer": f"Adam, lr {args.lr}, betas ({args.beta1}, 0.999), for G and D",
             "stabilisers": f"one-sided label smoothing ({REAL_LABEL}), horizontal flips",
-            "seed": args.seed,
-            "mixed precision": args.mixed_precision,
-            "device": run.device_description,
-            "wall time": run.wall_time,
         },
         metrics=results,
         usage=(

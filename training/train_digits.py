@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from models.digits import VAE, Autoencoder, autoencoder_loss, vae_loss
 from training.common import add_run_arguments, parse_run_arguments
-from training.loop import TrainingRun
+from training.loop import TrainingRun, average_figures, update
 from training.mnist import DEFAULT_MNIST_DIR, load_mnist
 
 
@@ -62,16 +62,9 @@ def evaluate(model, loader: DataLoader, accelerator: Accelerator) -> dict[str, f
     """Average of each logged figure over the whole test set (all processes)."""
     model.eval()
     torch.manual_seed(1234)  # the VAE's ELBO estimate samples one latent per image
-    totals: dict[str, torch.Tensor] = {}
-    count = torch.zeros((), device=accelerator.device)
-    for images, _ in loader:
-        _, figures = compute_loss(model, images)
-        for name, value in figures.items():
-            totals[name] = totals.get(name, torch.zeros((), device=accelerator.device)) + value * len(images)
-        count += len(images)
-    count = accelerator.reduce(count, "sum")
+    figures = average_figures(((len(images), compute_loss(model, images)[1]) for images, _ in loader), accelerator)
     model.train()
-    return {name: float(accelerator.reduce(total, "sum") / count) for name, total in totals.items()}
+    return figures
 
 
 @torch.no_grad()
@@ -115,9 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         progress = tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", disable=not run.is_main_process)
         for images, _ in progress:
             loss, figures = compute_loss(model, images)
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            optimizer.step()
+            update(optimizer, loss, accelerator)
             running, batches = running + figures[metric], batches + 1
             progress.set_postfix({metric: f"{running / batches:.4f}"})
 
@@ -189,10 +180,6 @@ def export(model, run: TrainingRun, metrics: dict[str, float], epochs: int) -> N
             "epochs": epochs,
             "batch size": args.batch_size,
             "optimizer": f"Adam, lr {args.lr}",
-            "seed": args.seed,
-            "mixed precision": args.mixed_precision,
-            "device": run.device_description,
-            "wall time": run.wall_time,
         },
         metrics=results,
         usage=f'from models.digits import {name}\nmodel = {name}.from_pretrained("{args.push_to_hub or args.out_dir}")',

@@ -34,7 +34,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import set_seed
 from tokenizers import ByteLevelBPETokenizer
 from tqdm import tqdm
 from transformers import (
@@ -48,18 +47,8 @@ from transformers import (
 )
 
 from models.text import GenerationSettings, TextModel, complete
-from training.common import (
-    DATA_ROOT,
-    Timer,
-    command_line,
-    describe_device,
-    format_duration,
-    load_checkpoint,
-    plot_losses,
-    push_to_hub,
-    save_checkpoint,
-    write_model_card,
-)
+from training.common import DATA_ROOT, command_line
+from training.loop import TrainingRun, update
 from training.prepare_text import prepare_book
 
 END_OF_TEXT = "<|endoftext|>"
@@ -116,6 +105,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--eval-every", type=int, help="steps between validations, samples and checkpoints")
     parser.add_argument("--sample-prompt", default="It was late in the evening when")
+    # The flags every script shares, declared here: training.common.add_run_arguments would add --epochs (this script
+    # counts steps) and fixed --batch-size and --lr defaults (here they depend on the mode, above).
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=Path("weights/text-gpt2-small"), help="Hub-layout output")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/text-gpt2-small"), help="checkpoint and plot")
@@ -124,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output folder to this Hub repo")
     args = parser.parse_args(argv)
-    args.command = command_line("training.train_gpt", argv)
+    args.command = command_line("training.train_gpt", argv)  # for the model card, as parse_run_arguments records it
     defaults = FINE_TUNE if args.init_from else FROM_SCRATCH
     if args.tiny:
         defaults = {**defaults, **TINY}
@@ -229,17 +220,16 @@ def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    set_seed(args.seed)
-    args.run_dir.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(args, position="step")  # first: the seed below decides the initial weights too
+    accelerator = run.accelerator
     val_books = [args.val_book] + ([args.val_book2] if args.val_book2 else [])
     train_paths, val_paths = find_books(args.data_dir, args.books, val_books, args.exclude)
     train_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in train_paths]
     val_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in val_paths]
 
     # The run's tokenizer and model config live in <run-dir>/model, so that a resumed run uses the same ones.
-    checkpoint_path, start_dir = args.run_dir / "checkpoint.pt", args.run_dir / "model"
-    resuming = args.resume and checkpoint_path.exists()
+    start_dir = args.run_dir / "model"
+    resuming = args.resume and run.checkpoint_path.exists()
     if not resuming and accelerator.is_main_process:
         if args.init_from:
             AutoTokenizer.from_pretrained(args.init_from).save_pretrained(start_dir)
@@ -304,23 +294,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, args.warmup_steps, args.max_steps)
     )
-
-    start_step, tokens_seen, spent = 0, 0, 0.0
-    history: dict[str, list[float]] = {"step": [], "train": [], "validation": [], "bits_per_byte": []}
-    if resuming:
-        checkpoint = load_checkpoint(checkpoint_path)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        start_step, tokens_seen, spent = checkpoint["step"], checkpoint["tokens_seen"], checkpoint["seconds"]
-        history = checkpoint["history"]
-        torch.set_rng_state(checkpoint["rng"])
-        accelerator.print(f"Resumed from {checkpoint_path} after step {start_step}")
-    timer = Timer(already_spent=spent)
+    run.track(model=model, optimizer=optimizer, scheduler=scheduler)
+    start_step = run.resume()
+    tokens_seen = run.saved.get("tokens_seen", 0)
+    history = run.history  # step, train, validation, bits_per_byte (and _2 for the second book), one per evaluation
 
     # The scheduler is stepped by hand once per step: accelerate's wrapper assumes a sharded data loader.
     model, optimizer = accelerator.prepare(model, optimizer)
-    if len(val_sets) > 1:  # the second validation book's curve ("_2"); an older run's history lacks it
+    if len(val_sets) > 1 and history:  # the second validation book's curve ("_2"); an older run's history lacks it
         for key in ("validation_2", "bits_per_byte_2"):
             history.setdefault(key, [math.nan] * len(history["step"]))
     scores: list[tuple[float, float]] = []
@@ -339,17 +320,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         range(start_step, args.max_steps),
         initial=start_step,
         total=args.max_steps,
-        disable=not accelerator.is_main_process,
+        disable=not run.is_main_process,
     )
     for step in progress:
         # Each process draws its own windows; the seed depends on the step, so a resumed run sees the same ones.
         batch_seed = hash((args.seed, step, accelerator.process_index)) % 2**63
         inputs = random_windows(train_ids, args.batch_size, args.context, batch_seed).to(accelerator.device)
         loss = model(input_ids=inputs, labels=inputs).loss  # the model shifts the labels itself
-        optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        update(optimizer, loss, accelerator, clip=1.0)
         scheduler.step()
         loss_value = loss.item()
         running_loss, running_steps = running_loss + loss_value, running_steps + 1
@@ -362,15 +340,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
         if done % args.eval_every == 0 or done == args.max_steps:
             scores = evaluate_all()
-            history["step"].append(done)
-            history["train"].append(running_loss / running_steps)
+            figures = {"step": done, "train": running_loss / running_steps}
             for suffix, (val_loss, bits_per_byte) in zip(["", "_2"], scores):
-                history["validation" + suffix].append(val_loss)
-                history["bits_per_byte" + suffix].append(bits_per_byte)
+                figures |= {"validation" + suffix: val_loss, "bits_per_byte" + suffix: bits_per_byte}
+            run.log(**figures)
             running_loss, running_steps = 0.0, 0
-            if accelerator.is_main_process:
-                unwrapped = accelerator.unwrap_model(model)
-                sample = sample_text(unwrapped, tokenizer, args.sample_prompt)
+            if run.is_main_process:
+                sample = sample_text(accelerator.unwrap_model(model), tokenizer, args.sample_prompt)
                 validations = ", ".join(
                     f"{path.stem.split('_')[0]} {loss:.4f} nats/token {bits:.4f} bits/byte"
                     for path, (loss, bits) in zip(val_paths, scores)
@@ -379,27 +355,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     f"step {done}: train loss {history['train'][-1]:.4f}, validation {validations}, "
                     f"{tokens_seen:,} tokens seen, {tokens_per_second:,.0f} tokens/s\n  sample: {sample!r}"
                 )
-                curves = {"train": history["train"]}
-                for suffix, path in zip(["", "_2"], val_paths):
-                    curves[f"validation ({path.stem})"] = history["validation" + suffix]
-                plot_losses(
-                    curves,
-                    args.run_dir / "loss.png",
-                    ylabel="loss (nats per token)",
-                    steps=history["step"],
-                    xlabel="step",
-                )
-                save_checkpoint(
-                    checkpoint_path,
-                    model=unwrapped.state_dict(),
-                    optimizer=optimizer.state_dict(),
-                    scheduler=scheduler.state_dict(),
-                    step=done,
-                    tokens_seen=tokens_seen,
-                    history=history,
-                    seconds=timer.seconds,
-                    rng=torch.get_rng_state(),
-                )
+            curves = {"train": history["train"]}
+            for suffix, path in zip(["", "_2"], val_paths):
+                curves[f"validation ({path.stem})"] = history["validation" + suffix]
+            plot = {"history": curves, "ylabel": "loss (nats per token)", "steps": history["step"], "xlabel": "step"}
+            run.save(done, plot=plot, tokens_seen=tokens_seen)
 
     if not scores:  # resumed a finished run: just re-export
         scores = evaluate_all()
@@ -408,18 +368,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics[f"{prefix}validation loss (nats per token)"] = round(val_loss, 4)
         metrics[f"{prefix}validation bits per byte"] = round(bits_per_byte, 4)
         results.update({"val_loss" + suffix: val_loss, "bits_per_byte" + suffix: bits_per_byte})
-    metrics["train loss (last interval)"] = round(history["train"][-1], 4) if history["train"] else None
+    metrics["train loss (last interval)"] = round(history["train"][-1], 4) if history.get("train") else None
     for prefix, before in zip(["", "second "], history.get("bits_per_byte_before", [])):
         metrics[f"{prefix}validation bits per byte before fine-tuning"] = round(before, 4)
-    if accelerator.is_main_process:
+    if run.is_main_process:
         summary = {
             "steps": max(start_step, args.max_steps),
             "tokens seen": f"{tokens_seen:,}",
             "throughput": f"{session_tokens / (time.time() - session_start):,.0f} tokens/s, evaluations included"
             if session_tokens
             else "-",
-            "wall time": format_duration(timer.seconds),
-            "device": describe_device(accelerator.device),
         }
         data = {
             "train": train_paths,
@@ -427,7 +385,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "train_tokens": len(train_ids),
             "val_bytes": [size for _, size in val_sets],
         }
-        export(accelerator.unwrap_model(model), tokenizer, args, metrics, summary, data)
+        export(accelerator.unwrap_model(model), tokenizer, run, metrics, summary, data)
     return results
 
 
@@ -453,8 +411,9 @@ def save_model(model, folder: Path) -> str:
     return "float16"
 
 
-def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: dict, data: dict) -> None:
+def export(model, tokenizer, run: TrainingRun, metrics: dict, summary: dict, data: dict) -> None:
     """Write the Hub-layout folder with its model card, and push it if asked."""
+    args = run.args
     args.out_dir.mkdir(parents=True, exist_ok=True)
     model.eval()
     model.generation_config = GenerationConfig(
@@ -502,8 +461,12 @@ def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: d
     left_out = [name for name in args.exclude if (args.data_dir / name).is_file()]
     why = " (not prose: a play in verse, whose line breaks are the text)" if left_out == NOT_PROSE else ""
     excluded = f" Left out: {', '.join(left_out)}{why}." if left_out else ""
-    write_model_card(
+    oversized = [path.name for path in args.out_dir.iterdir() if path.stat().st_size > FILE_LIMIT_BYTES]
+    if oversized:
+        print(f"Note: {', '.join(oversized)} exceed {FILE_LIMIT_BYTES // 2**20} MiB: push to the Hub, do not ship.")
+    run.publish(
         args.out_dir,
+        f"{title}: {metrics}",
         library_name="transformers",
         title=title,
         description=description,
@@ -518,7 +481,6 @@ def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: d
             "The books are in the public domain in the United States: Project Gutenberg texts without the "
             "Gutenberg header and license."
         ),
-        command=args.command,
         training={
             "mode": f"fine-tuned from {args.init_from}" if args.init_from else "from scratch",
             "steps": summary["steps"],
@@ -527,12 +489,8 @@ def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: d
             "optimizer": f"AdamW, peak lr {args.lr}, {args.warmup_steps} warmup steps, cosine to lr/10, "
             f"weight decay {args.weight_decay}, gradient clip 1.0",
             "dropout": args.dropout,
-            "seed": args.seed,
-            "mixed precision": args.mixed_precision,
             "weights stored as": stored_dtype,
-            "device": summary["device"],
             "throughput": summary["throughput"],
-            "wall time": summary["wall time"],
         },
         metrics=metrics,
         usage=(
@@ -541,12 +499,6 @@ def export(model, tokenizer, args: argparse.Namespace, metrics: dict, summary: d
             f'print(generate("{args.sample_prompt}", max_new_tokens=60, do_sample=True)[0]["generated_text"])'
         ),
     )
-    oversized = [path.name for path in args.out_dir.iterdir() if path.stat().st_size > FILE_LIMIT_BYTES]
-    if oversized:
-        print(f"Note: {', '.join(oversized)} exceed {FILE_LIMIT_BYTES // 2**20} MiB: push to the Hub, do not ship.")
-    print(f"Saved {args.out_dir}")
-    if args.push_to_hub:
-        print(push_to_hub(args.out_dir, args.push_to_hub, f"{title}: {metrics}"))
 
 
 if __name__ == "__main__":
