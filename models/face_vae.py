@@ -8,7 +8,10 @@ Attribute vectors: at the end of training, training/train_face_vae.py encodes th
 and stores, in `attribute_vectors.safetensors` next to `model.safetensors`, the mean posterior mean of
 four groups (`GROUPS`: men/women with/without glasses) and `glasses_direction`. The "with glasses" groups
 keep clear glasses only: faces flagged `likely_sunglasses` in the suite's data are left out. Each group's
-face count is in the file's metadata.
+face count is in the file's metadata, with how the direction was made: the with-minus-without difference
+averaged over men and women (`glasses_direction`), then, in models trained since the VAE/GAN, without its
+component along the latent sex readout (`without_component`) and scaled so that the page's default strength
+adds glasses (chosen on training faces).
 
 `load_face_vae(folder)` loads the model with its vectors; the functions at the bottom (`reconstruct`,
 `sample`, `interpolate`, `arithmetic`, `edit_glasses`, `PRESETS`) are what the app calls.
@@ -26,7 +29,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from models import vae
 from models.hub import StrictHubMixin
+from models.vae import GaussianVAE, kl_divergence, model_device
 
 # CelebA is for non-commercial research only, so the weights carry no open licence.
 HUB_METADATA = dict(library_name="pytorch", license="other", tags=["celeba", "vae", "generative-models-suite"])
@@ -46,7 +51,7 @@ ATTRIBUTE_VECTORS_FILE = "attribute_vectors.safetensors"
 KL_WEIGHT = 0.1
 
 
-class FaceVAE(nn.Module, StrictHubMixin, **HUB_METADATA):
+class FaceVAE(GaussianVAE, nn.Module, StrictHubMixin, **HUB_METADATA):
     """Conv encoder → mu, logvar of a 100-d latent; mirrored transposed-conv decoder with sigmoid output.
 
     Each stride-2 stage halves the side and doubles the channels, down to 4×4; at 64×64 with width 32:
@@ -67,22 +72,22 @@ class FaceVAE(nn.Module, StrictHubMixin, **HUB_METADATA):
             down += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), nn.BatchNorm2d(out_channels)]
             down += [nn.LeakyReLU(0.2)]
         self.encoder = nn.Sequential(
-            *down,                                         # (B, 256, 4, 4)
-            nn.Flatten(),                                  # (B, 4096)
+            *down,  # (B, 256, 4, 4)
+            nn.Flatten(),  # (B, 4096)
         )
-        self.to_mu = nn.Linear(top * 16, latent_dim)       # (B, 100)
-        self.to_logvar = nn.Linear(top * 16, latent_dim)   # (B, 100)
+        self.to_mu = nn.Linear(top * 16, latent_dim)  # (B, 100)
+        self.to_logvar = nn.Linear(top * 16, latent_dim)  # (B, 100)
 
         up = []
         for in_channels, out_channels in zip(channels[:0:-1], channels[-2::-1]):
             up += [nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1)]
             up += [nn.BatchNorm2d(out_channels), nn.ReLU()]
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, top * 16),               # (B, 4096)
-            nn.Unflatten(1, (top, 4, 4)),                  # (B, 256, 4, 4)
+            nn.Linear(latent_dim, top * 16),  # (B, 4096)
+            nn.Unflatten(1, (top, 4, 4)),  # (B, 256, 4, 4)
             nn.BatchNorm2d(top),
             nn.ReLU(),
-            *up,                                           # (B, 32, 32, 32)
+            *up,  # (B, 32, 32, 32)
             nn.ConvTranspose2d(channels[0], 3, 4, stride=2, padding=1),  # (B, 3, 64, 64)
             nn.Sigmoid(),
         )
@@ -93,18 +98,6 @@ class FaceVAE(nn.Module, StrictHubMixin, **HUB_METADATA):
         # the first Adam steps (one 4096-input Linear) pushed logvar to 12-16 and the KL to 10^5 nats.
         logvar = -F.softplus(-self.to_logvar(hidden))
         return self.to_mu(hidden), logvar
-
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """The posterior mean: the deterministic code used for reconstruction, interpolation and arithmetic."""
-        return self.encode_distribution(images)[0]
-
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latent)
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode_distribution(images)
-        latent = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # reparameterisation trick
-        return self.decode(latent), mu, logvar
 
 
 def face_vae_loss(
@@ -120,7 +113,7 @@ def face_vae_loss(
     """
     batch = images.shape[0]
     squared_error = F.mse_loss(reconstruction.float(), images.float(), reduction="sum") / batch
-    kl = -0.5 * torch.sum(1 + logvar.float() - mu.float().pow(2) - logvar.float().exp()) / batch
+    kl = kl_divergence(mu, logvar)
     return squared_error + kl_weight * kl, squared_error, kl
 
 
@@ -139,11 +132,42 @@ def glasses_direction(group_means: dict[str, torch.Tensor]) -> torch.Tensor:
     return (men + women) / 2
 
 
-def save_attribute_vectors(folder: Path, group_means: dict[str, torch.Tensor], group_sizes: dict[str, int]) -> None:
-    """Write the four group means and the glasses direction, with the group sizes as metadata."""
+def sex_readout(latents: torch.Tensor, male: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
+    """The latent direction that best tells men from women (Fisher's linear discriminant): (latent_dim,).
+
+    `latents`: (N, latent_dim) posterior means; `male`: (N,) 0/1 labels. Σ⁻¹(mean of men − mean of women),
+    Σ the pooled within-sex covariance (plus `ridge` on its diagonal, so that few faces still solve).
+    """
+    male = male.bool()
+    men, women = latents[male], latents[~male]
+    centred = torch.cat([men - men.mean(0), women - women.mean(0)]).double()
+    covariance = centred.T @ centred / len(latents) + ridge * torch.eye(latents.shape[1], dtype=torch.float64)
+    return torch.linalg.solve(covariance, (men.mean(0) - women.mean(0)).double()).float()
+
+
+def without_component(direction: torch.Tensor, readout: torch.Tensor) -> torch.Tensor:
+    """`direction` minus its component along `readout`, so that moving along it leaves readout · z unchanged.
+
+    The glasses direction carries some "male" (in CelebA men wear glasses about 3 times as often, and
+    the women with glasses look more like men to the encoder than the women without do): removing
+    glasses then also made a face read as a woman. Taking out its component along the latent sex readout
+    keeps the sex the latent space encodes where it was.
+    """
+    return direction - (direction @ readout) / (readout @ readout) * readout
+
+
+def save_attribute_vectors(
+    folder: Path,
+    group_means: dict[str, torch.Tensor],
+    group_sizes: dict[str, int],
+    direction: torch.Tensor | None = None,
+    notes: dict[str, str] | None = None,
+) -> None:
+    """Write the four group means and the glasses direction (by default `glasses_direction(group_means)`),
+    with the group sizes and any `notes` (how the direction was made) as metadata."""
     vectors = {name: group_means[name].float().contiguous() for name in GROUPS}
-    vectors[GLASSES_DIRECTION] = glasses_direction(vectors).contiguous()
-    metadata = {f"count_{name}": str(group_sizes[name]) for name in GROUPS}
+    vectors[GLASSES_DIRECTION] = (glasses_direction(vectors) if direction is None else direction).float().contiguous()
+    metadata = {f"count_{name}": str(group_sizes[name]) for name in GROUPS} | dict(notes or {})
     save_file(vectors, Path(folder) / ATTRIBUTE_VECTORS_FILE, metadata=metadata)
 
 
@@ -228,31 +252,6 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 
-def _device(model: FaceVAE) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.inference_mode()
-def reconstruct(model: FaceVAE, images: torch.Tensor) -> torch.Tensor:
-    """Encode and decode (B, 3, S, S) images through the posterior mean."""
-    return model.decode(model.encode(images.to(_device(model)))).cpu()
-
-
-@torch.inference_mode()
-def sample(model: FaceVAE, count: int, seed: int) -> torch.Tensor:
-    """Decode `count` latents drawn from the prior N(0, I) with a fixed seed: (count, 3, S, S)."""
-    latent = torch.randn(count, model.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return model.decode(latent.to(_device(model))).cpu()
-
-
-@torch.inference_mode()
-def interpolate(model: FaceVAE, image_a: torch.Tensor, image_b: torch.Tensor, steps: int) -> torch.Tensor:
-    """Decode `steps` evenly spaced points between two (3, S, S) faces' latents: (steps, 3, S, S)."""
-    latents = model.encode(torch.stack([image_a, image_b]).to(_device(model)))
-    weights = torch.linspace(0, 1, steps, device=latents.device)[:, None]
-    return model.decode((1 - weights) * latents[0] + weights * latents[1]).cpu()
-
-
 @torch.inference_mode()
 def arithmetic(model: FaceVAE, vectors: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     """Decode the weighted sum of attribute vectors, e.g. one of `PRESETS`: (1, 3, S, S)."""
@@ -262,29 +261,30 @@ def arithmetic(model: FaceVAE, vectors: dict[str, torch.Tensor], weights: dict[s
     latent = torch.zeros(model.latent_dim)
     for name, weight in weights.items():
         latent = latent + weight * vectors[name].cpu()
-    return model.decode(latent[None].to(_device(model))).cpu()
+    return model.decode(latent[None].to(model_device(model))).cpu()
 
 
 @torch.inference_mode()
 def edit_glasses(
-    model: FaceVAE, vectors: dict[str, torch.Tensor], image: torch.Tensor, strength: float
+    model: FaceVAE, vectors: dict[str, torch.Tensor], image: torch.Tensor, strength: float, in_photo: bool = False
 ) -> torch.Tensor:
     """Encode a (3, S, S) face or (B, 3, S, S) faces, add strength × glasses_direction, decode: (B, 3, S, S).
 
     Positive strengths put glasses on, negative ones take them off; 0 is the plain reconstruction.
+    `in_photo`: apply the decoded change to the photo itself, photo + decode(z + d) − decode(z), clipped to
+    0..1. What the decoder does not draw (the person's fine detail) stays as photographed, and only what
+    the edit changes (the glasses) comes from the model.
     """
     images = image[None] if image.dim() == 3 else image
-    latent = model.encode(images.to(_device(model)))
-    return model.decode(latent + strength * vectors[GLASSES_DIRECTION].to(latent.device)).cpu()
+    latent = model.encode(images.to(model_device(model)))
+    edited = model.decode(latent + strength * vectors[GLASSES_DIRECTION].to(latent.device))
+    if not in_photo:
+        return edited.cpu()
+    change = edited - model.decode(latent)
+    return (images.to(change.device) + change).clamp(0, 1).cpu()
 
 
-@torch.inference_mode()
-def encode_faces(model: FaceVAE, images: torch.Tensor) -> torch.Tensor:
-    """Posterior means of (B, 3, S, S) faces: (B, latent_dim), e.g. to stand in for a group mean."""
-    return model.encode(images.to(_device(model))).cpu()
-
-
-@torch.inference_mode()
-def decode_latents(model: FaceVAE, latents: torch.Tensor) -> torch.Tensor:
-    """(B, latent_dim) latents to (B, 3, S, S) faces, e.g. to show what a group mean looks like."""
-    return model.decode(latents.to(_device(model))).cpu()
+# The shared VAE helpers, under this module's name (the app calls face_vae.reconstruct(...)). encode_faces
+# gives latents to stand in for a group mean; decode_latents shows what a group mean looks like.
+reconstruct, sample, interpolate = vae.reconstruct, vae.sample, vae.interpolate
+encode_faces, decode_latents = vae.encode, vae.decode

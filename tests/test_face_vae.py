@@ -1,5 +1,6 @@
 """The face VAE: model, loss, attribute vectors, inference functions and the tiny training run."""
 
+import argparse
 import json
 from collections import Counter
 
@@ -19,14 +20,25 @@ from models.face_vae import (
     face_vae_loss,
     glasses_direction,
     interpolate,
+    load_attribute_vectors,
     load_face_vae,
     reconstruct,
     sample,
     save_attribute_vectors,
+    sex_readout,
+    without_component,
 )
+from models.face_vaegan import FaceDiscriminator, feature_distance
 from training import train_face_vae
 from training.faces import FaceDataset, tiny_synthetic_faces
-from training.train_face_vae import face_group, first_of_each_group
+from training.train_face_vae import (
+    face_group,
+    figure_faces,
+    first_of_each_group,
+    learning_rate,
+    training_loader,
+    warm_start,
+)
 
 
 @pytest.fixture
@@ -99,6 +111,27 @@ def test_glasses_direction_cancels_gender():
     }
     # the second coordinate is "male"; the direction must not carry it however unequal the groups' sizes
     assert torch.equal(glasses_direction(means), torch.tensor([2.0, 0.0]))
+
+
+def test_sex_readout_and_removing_its_component():
+    generator = torch.Generator().manual_seed(0)
+    male = torch.arange(400) % 2
+    latents = torch.randn(400, 3, generator=generator)
+    latents[:, 0] += 2.0 * male  # coordinate 0 is sex; coordinate 1 has more spread, and no sex in it
+    latents[:, 1] *= 3
+    readout = sex_readout(latents, male)
+    assert abs(float(readout[0])) > 10 * max(abs(float(readout[1])), abs(float(readout[2])))
+    direction = torch.tensor([1.0, 2.0, 0.5])
+    neutral = without_component(direction, readout)
+    assert abs(float(neutral @ readout)) < 1e-5
+    assert torch.allclose(neutral, torch.tensor([0.0, 2.0, 0.5]), atol=0.1)  # the sex part gone, the rest kept
+
+
+def test_attribute_vectors_store_a_given_direction_and_notes(tmp_path):
+    means = {name: torch.randn(100) for name in GROUPS}
+    save_attribute_vectors(tmp_path, means, dict.fromkeys(GROUPS, 3), torch.ones(100), {"glasses_direction": "made"})
+    vectors, sizes = load_attribute_vectors(tmp_path, 100)
+    assert torch.equal(vectors[GLASSES_DIRECTION], torch.ones(100)) and sizes == dict.fromkeys(GROUPS, 3)
 
 
 def test_face_groups_leave_out_sunglasses():
@@ -230,13 +263,75 @@ def test_edit_glasses(vae, vectors):
     assert edit_glasses(vae, vectors, torch.rand(4, 3, 64, 64), strength=-1.0).shape == (4, 3, 64, 64)
 
 
+def test_edit_glasses_in_photo_space(vae, vectors):
+    faces = torch.rand(2, 3, 64, 64)
+    assert torch.allclose(edit_glasses(vae, vectors, faces, strength=0.0, in_photo=True), faces, atol=1e-6)
+    latent = vae.encode(faces)
+    change = vae.decode(latent + 2.0 * vectors[GLASSES_DIRECTION]) - vae.decode(latent)
+    edited = edit_glasses(vae, vectors, faces, strength=2.0, in_photo=True)
+    assert torch.allclose(edited, (faces + change).clamp(0, 1), atol=1e-5)
+    assert edit_glasses(vae, vectors, faces[0], strength=-1.0, in_photo=True).shape == (1, 3, 64, 64)
+
+
+# --- the VAE/GAN's discriminator -----------------------------------------------------------------
+
+
+def test_discriminator_outputs_and_features():
+    discriminator = FaceDiscriminator(attributes=5)
+    logits, attributes, features = discriminator(torch.rand(3, 3, 64, 64))
+    assert logits.shape == (3,) and attributes.shape == (3, 5)
+    assert [tuple(feature.shape) for feature in features] == [(3, 64, 16, 16), (3, 128, 8, 8)]
+    assert FaceDiscriminator(image_size=128, attributes=0)(torch.rand(2, 3, 128, 128))[1] is None
+
+
+def test_feature_distance_is_relative():
+    targets = [torch.randn(4, 8, 16, 16), torch.randn(4, 16, 8, 8)]
+    assert feature_distance(targets, targets) == 0
+    shifted = [target + 0.1 * torch.randn_like(target) for target in targets]
+    distance = feature_distance(shifted, targets)
+    assert distance == pytest.approx(0.01, rel=0.2)  # ||0.1·noise||² / ||target||² with unit-variance targets
+    scaled = feature_distance([10 * feature for feature in shifted], [10 * target for target in targets])
+    assert scaled == pytest.approx(float(distance), rel=1e-4)  # the features' scale does not matter
+
+
+def test_clear_glasses_are_oversampled(tmp_path):
+    faces = FaceDataset(tiny_synthetic_faces(tmp_path / "faces", count=64), split="train", progress=False)
+    loader = training_loader(faces, ["eyeglasses", "male"], batch_size=8, oversampling=4.0)
+    weights = loader.sampler.weights
+    glasses = faces.labels("eyeglasses").bool()
+    assert (weights[glasses] == 4).all() and (weights[~glasses] == 1).all()
+    images, labels = next(iter(loader))
+    assert images.dtype == torch.uint8 and labels.shape == (8, 2)
+    shown = figure_faces(faces, count=8)
+    assert shown.shape == (8, 3, 64, 64) and shown.dtype == torch.float32
+    first_glasses = faces.images[glasses][:4].float().div(255)
+    assert torch.equal(shown[:4], first_glasses)  # the faces with glasses come first
+
+
+def test_warm_start_copies_a_trained_vae(vae, tmp_path):
+    vae.save_pretrained(tmp_path / "trained")
+    fresh = FaceVAE()
+    warm_start(fresh, tmp_path / "trained")
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), vae.state_dict().values()))
+    with pytest.raises(ValueError, match="another shape"):
+        warm_start(FaceVAE(width=16), tmp_path / "trained")
+
+
 # --- training -------------------------------------------------------------------------------
+
+
+def test_learning_rate_decays_over_the_last_epochs():
+    args = argparse.Namespace(lr=1e-3, epochs=10, decay_epochs=4)
+    rates = [learning_rate(args, epoch) for epoch in range(1, 11)]
+    assert rates[:6] == [1e-3] * 6 and rates[-1] == pytest.approx(1e-4)  # the last 4 epochs decay
+    assert all(later < earlier for earlier, later in zip(rates[5:], rates[6:]))
 
 
 def test_tiny_training_writes_a_loadable_folder(tmp_path):
     data = tiny_synthetic_faces(tmp_path / "faces", count=48)
     out, run = tmp_path / "out", tmp_path / "run"
     args = ["--data-dir", str(data), "--out-dir", str(out), "--run-dir", str(run), "--tiny", "--batch-size", "16"]
+    args += ["--decay-epochs", "0"]  # a constant learning rate, the same whatever --epochs says: see the resume below
     metrics = train_face_vae.main(args)
     assert set(metrics) == {"loss", "kl", "mse"} and 0 < metrics["mse"] < 0.25
 
@@ -251,18 +346,87 @@ def test_tiny_training_writes_a_loadable_folder(tmp_path):
     for name in GROUPS:
         members = torch.tensor([group == name for group in groups])
         assert torch.allclose(bundle.vectors[name], codes[members].mean(0), atol=1e-4)
-    assert torch.allclose(bundle.vectors[GLASSES_DIRECTION], glasses_direction(bundle.vectors), atol=1e-6)
+    # the glasses direction: the averaged group difference without its component along the sex readout
+    readout = sex_readout(codes, train_faces.labels("male"))
+    expected = without_component(glasses_direction(bundle.vectors), readout)
+    assert torch.allclose(bundle.vectors[GLASSES_DIRECTION], expected, atol=1e-4)
+    assert abs(float(bundle.vectors[GLASSES_DIRECTION] @ readout)) < 1e-3 * float(readout.norm())
 
     card = (out / "README.md").read_text()
     assert "--tiny" in card and "wall time" in card and "non-commercial" in card and ATTRIBUTE_VECTORS_FILE in card
+    assert "VAE/GAN" in card and "Larsen" in card
     assert json.loads((out / "training_metrics.json").read_text())
-    for figure in ("loss.png", "reconstructions_epoch001.png", "samples_epoch001.png"):
+    for figure in ("loss.png", "gan_losses.png", "reconstructions_epoch001.png", "samples_epoch001.png"):
         assert (run / figure).exists()
 
-    # resume: a second epoch continues from the checkpoint instead of starting over
-    resumed = train_face_vae.main([*args, "--resume", "--epochs", "2"])
+    # resume: a second epoch continues from the checkpoint, with every state, instead of starting over
+    train_face_vae.main([*args, "--resume", "--epochs", "2"])
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    steps = 2 * (len(train_faces) // 16)
     assert checkpoint["epoch"] == 2 and len(checkpoint["history"]["val"]) == len(checkpoint["history"]["train"]) == 2
+    for optimizer in ("optimizer_vae", "optimizer_discriminator"):
+        assert all(state["step"] == steps for state in checkpoint[optimizer]["state"].values())
     assert (run / "reconstructions_epoch002.png").exists()
-    assert resumed["loss"] < metrics["loss"]  # one more epoch of training lowered the held-out loss
     assert "| epochs | 2 |" in (out / "README.md").read_text()
+
+    # ... and ends exactly where an uninterrupted two-epoch run does
+    straight = tmp_path / "straight"
+    train_face_vae.main([*args, "--run-dir", str(straight), "--out-dir", str(straight / "out"), "--epochs", "2"])
+    uninterrupted = torch.load(straight / "checkpoint.pt", weights_only=True)
+    for name in ("vae", "discriminator"):
+        assert checkpoint[name].keys() == uninterrupted[name].keys()
+        assert all(torch.allclose(checkpoint[name][key], uninterrupted[name][key]) for key in checkpoint[name])
+
+    # --export-only writes the checkpoint's model without training
+    exported = tmp_path / "exported"
+    train_face_vae.main([*args, "--export-only", "--out-dir", str(exported)])
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    model = load_face_vae(exported).model
+    assert all(torch.equal(value, checkpoint["vae"][key]) for key, value in model.state_dict().items())
+    train_face_vae.main([*args, "--export-only", "--out-dir", str(tmp_path / "scaled"), "--glasses-scale", "2"])
+    direction, scaled = (load_face_vae(folder).vectors[GLASSES_DIRECTION] for folder in (exported, tmp_path / "scaled"))
+    assert torch.allclose(scaled, 2 * direction, atol=1e-6)
+    assert "times 2" in (tmp_path / "scaled" / "README.md").read_text()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train_face_vae.main([*args, "--export-only", "--run-dir", str(tmp_path / "empty")])
+
+
+# --- the glasses benchmark ------------------------------------------------------------------
+
+
+def test_glasses_benchmark_on_tiny_models(tmp_path):
+    from benchmarks import glasses
+    from training import train_attributes
+
+    data = tiny_synthetic_faces(tmp_path / "faces", count=48)
+    common = ["--data-dir", str(data), "--tiny", "--batch-size", "16"]
+    train_face_vae.main([*common, "--out-dir", str(tmp_path / "vae"), "--run-dir", str(tmp_path / "run-vae")])
+    train_attributes.main([*common, "--out-dir", str(tmp_path / "attributes"), "--run-dir", str(tmp_path / "run-a")])
+    figures = glasses.main(
+        ["--weights", str(tmp_path / "vae"), "--classifier", str(tmp_path / "attributes"), "--data-dir", str(data)]
+        + ["--split", "train", "--strengths", "1.5", "3", "--figures", str(tmp_path / "figures")]
+        + ["--json", str(tmp_path / "figures.json")]
+    )
+    assert figures["faces"] == figures["clear_glasses_faces"] + figures["faces_without_glasses"] == 42
+    shares = [value for key, value in figures.items() if key.startswith(("photo_", "latent_", "reconstruction_"))]
+    # 2 about the photos, 4 about the reconstructions, and 3 (success, sex kept as on the photo and as on the
+    # reconstruction) per strength (2), kind of edit (latent, photo) and way (add, remove)
+    assert len(shares) == 2 + 4 + 3 * 2 * 2 * 2 and all(0 <= value <= 1 for value in shares)
+    assert 0 < figures["mse"] < 0.25
+    assert set(figures["presets"]) == set(PRESETS)
+    book = figures["presets"][next(iter(PRESETS))]
+    assert set(book) == {"eyeglasses", "male", "eyeglasses_as_promised", "male_as_promised"}
+    assert json.loads((tmp_path / "figures.json").read_text())["faces"] == 42
+    names = {"add_glasses.png", "remove_glasses.png", "presets.png", "samples.png"}
+    assert names == {path.name for path in (tmp_path / "figures").iterdir()}
+
+
+def test_preset_promises():
+    from benchmarks.glasses import promise
+
+    assert promise("man with glasses - man without + woman without = woman with glasses") == {
+        "eyeglasses": True,
+        "male": False,
+    }
+    assert promise("a = man without glasses") == {"eyeglasses": False, "male": True}
+    assert promise("halfway between a man with glasses and a woman without") is None
