@@ -12,7 +12,10 @@ module each) and launches the server. It holds no model maths and no tab's layou
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -20,7 +23,7 @@ import gradio as gr
 from models.loading import LoadedModel, finish_loading
 from models.registry import EXAMPLES, LOAD_AFTER_START, MODELS, TEXT_MODELS, WEIGHTS, load_models
 from models.text import PRECISIONS, UPDATE_INTERVAL_S
-from tabs import about, digits, faces, glasses, hair, text
+from tabs import about, common, digits, faces, glasses, hair, text
 from tabs.common import model_status, show_sources, wait_until_loaded, write_output_images_atomically
 
 UPLOAD_LIMIT = "10mb"
@@ -29,7 +32,12 @@ CACHE_LIFETIME_S = 3600  # output files are deleted after an hour (checked every
 # Gradio keeps a copy of every component's settings per browser session (about 270 KiB for this page),
 # by default for the last 10,000 sessions (2.7 GB). The last 256 users are far more than 2 vCPUs serve at once.
 SESSIONS_KEPT = 256
-CSS = digits.CSS + glasses.CSS
+# Threads that run handlers. Each thread that runs a model keeps memory of its own (its stack, per-thread
+# buffers of the math libraries): with Gradio's default of 40, 16 clients grew the server by 28 threads and
+# 100 MB in a minute. The queue lets 2 image requests and 1 text generation run at once; the rest is room
+# for the quick ones (model status, Stop, the page's first call).
+MAX_THREADS = 8
+CSS = common.CSS + digits.CSS + glasses.CSS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,6 +83,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def limit_memory_growth(trim_every_s: float = 10.0) -> None:
+    """Keep the server's memory from creeping up under load (glibc only; elsewhere a no-op).
+
+    glibc gives each thread that allocates its own heap ("arena"), up to 8 per core, and keeps memory freed
+    there for reuse instead of returning it. Gradio serves requests from dozens of threads, each handling
+    images and tensors of many sizes: under 16 clients the server grew 17 % in a minute. Two arenas
+    (M_ARENA_MAX) and handing free memory back every few seconds (malloc_trim) about halve that
+    (README, "Load test").
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: fixed, so that large blocks always go back on free
+    except (OSError, AttributeError):
+        return
+
+    def trim_forever() -> None:
+        while True:
+            time.sleep(trim_every_s)
+            libc.malloc_trim(0)
+
+    threading.Thread(target=trim_forever, name="malloc-trim", daemon=True).start()
+
+
 def build_app(models: dict[str, LoadedModel], stream_interval_s: float = UPDATE_INTERVAL_S) -> gr.Blocks:
     with gr.Blocks(title="Generative models suite", delete_cache=(CACHE_LIFETIME_S, CACHE_LIFETIME_S)) as demo:
         gr.Markdown(
@@ -92,7 +124,7 @@ def build_app(models: dict[str, LoadedModel], stream_interval_s: float = UPDATE_
             faces.build(faces.FacesTab(models["faces-dcgan"], models["faces-vae"]))
         with gr.Tab("Glasses arithmetic: face VAE", id="glasses"):
             show_sources(models, "faces-vae", elem_id="glasses-source")
-            glasses.build(glasses.GlassesTab(models["faces-vae"]))
+            glasses.build(glasses.GlassesTab(models["faces-vae"], models["face-attributes"]))
         with gr.Tab("Hair colour: CycleGAN", id="hair"):
             show_sources(models, "hair-cyclegan", elem_id="hair-source")
             hair.build(hair.HairTab(models["hair-cyclegan"]))
@@ -130,6 +162,7 @@ def build_app(models: dict[str, LoadedModel], stream_interval_s: float = UPDATE_
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    limit_memory_growth()
     write_output_images_atomically()
     models = load_models(
         args.offline, args.repo_overrides, args.hub_timeout, args.weights_dir, LOAD_AFTER_START, args.text_precision
@@ -142,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         share=args.share,
         max_file_size=UPLOAD_LIMIT,
         state_session_capacity=SESSIONS_KEPT,
+        max_threads=MAX_THREADS,
         show_error=False,  # only gr.Error messages reach the page; any other error stays in the log
         css=CSS,
         allowed_paths=[str(EXAMPLES)],

@@ -91,7 +91,7 @@ def endpoint_cases(
     available = {name for name, loaded in models.items() if loaded.available}
     digits_tab = DigitsTab(models["digits-ae"], models["digits-vae"])
     faces_tab = FacesTab(models["faces-dcgan"], models["faces-vae"])
-    glasses_tab = GlassesTab(models["faces-vae"])
+    glasses_tab = GlassesTab(models["faces-vae"], models["face-attributes"])
     hair_tab = HairTab(models["hair-cyclegan"])
     preset = next(iter(face_vae.PRESETS))
     no_faces = (None, None, None, None)

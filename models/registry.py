@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from models import cyclegan, dcgan, digits, face_vae, text
+from models import attributes, cyclegan, dcgan, digits, face_vae, text
 from models.loading import LoadedModel, ModelLoader, spec_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,8 @@ MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "digits-vae": ("generative-models-suite/mnist-vae", digits.VAE.from_pretrained),
     "faces-dcgan": ("generative-models-suite/celeba-dcgan", dcgan.load_generator),
     "faces-vae": ("generative-models-suite/celeba-vae", face_vae.load_face_vae),
+    # Not a tab: it says on the glasses tab what an edit did (glasses, and whether it changed more).
+    "face-attributes": ("generative-models-suite/celeba-attributes", attributes.load_attribute_classifier),
     "hair-cyclegan": ("generative-models-suite/celeba-hair-cyclegan", cyclegan.load_cyclegan),
     "text-gpt2": ("openai-community/gpt2", text.load_text_model),  # no shipped copy: Hub or HF cache only
     "text-gpt2-small": ("generative-models-suite/text-gpt2-small", text.load_text_model),

@@ -11,10 +11,12 @@ not a `gr.Error` stays in the server's log.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +41,26 @@ MODEL_WAIT_S = 300  # how long a request waits for a model still loading in the 
 EVENT = {"preprocess": False}  # the options of every model handler's event (see the module's docstring)
 
 
-def on_gpu(handler: Callable) -> Callable:
-    """`handler` wrapped in spaces.GPU where the `spaces` package is installed (a no-op off ZeroGPU); else itself."""
-    return spaces.GPU(handler) if spaces is not None else handler
+# Torch runs each op with a team of OpenMP threads per calling thread, and a team keeps its memory while its
+# caller lives. Gradio runs handlers on a pool of up to 40 threads, so under 16 clients the server grew by 25
+# threads and about 90 MB in a minute. Model handlers run on these two threads instead (the queue runs two
+# image requests at once); text generation has its own thread per request (models.text).
+MODEL_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model")
+
+
+def model_handler(handler: Callable) -> Callable:
+    """`handler`, run where the models are: inside spaces.GPU on ZeroGPU (a GPU is attached only while a
+    function wrapped in it runs), else on MODEL_THREADS. Generators (streaming handlers) run as they are."""
+    if spaces is not None:
+        return spaces.GPU(handler)
+    if inspect.isgeneratorfunction(handler):
+        return handler
+
+    @functools.wraps(handler)
+    def on_a_model_thread(*args, **kwargs):
+        return MODEL_THREADS.submit(handler, *args, **kwargs).result()
+
+    return on_a_model_thread
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -140,6 +159,35 @@ def show_sources(models: dict[str, LoadedModel], *names: str, elem_id: str | Non
 def face_images(images: torch.Tensor) -> list[Image.Image]:
     """Native-size images (the page enlarges them; downloads stay at the model's resolution)."""
     return [tensor_to_image(image) for image in images]
+
+
+# Gradio's galleries sit in a box of at most 55 % of the window, at least 450 px high, and stretch a single
+# image to the full width: 64 faces showed 3½ rows in a scrolling box, a one-row strip a tall empty box, and
+# one face 1,200 px wide. Galleries made by `gallery` grow to show every image whole, at the column width.
+CSS = ".whole-gallery .grid-wrap { max-height: none !important; min-height: 0 !important; }"
+
+
+def gallery(label: str, columns: int = 8, **options: Any) -> gr.Gallery:
+    """A gallery that shows all its images whole, `columns` to a row, even when there are fewer images."""
+    return gr.Gallery(
+        label=label,
+        columns=columns,
+        fit_columns=False,
+        height="auto",
+        object_fit="contain",
+        format="png",
+        elem_classes=["whole-gallery"],
+        **options,
+    )
+
+
+def sample_controls(label: str, maximum: int, value: int, button_id: str) -> tuple[gr.Slider, gr.Number, gr.Button]:
+    """A row with how many samples, their seed, and the button that draws them."""
+    with gr.Row():
+        count = gr.Slider(1, maximum, value=value, step=1, label=label)
+        seed = gr.Number(value=0, step=1, label="Seed", minimum=0, maximum=MAX_SEED)
+        button = gr.Button("Sample", elem_id=button_id)
+    return count, seed, button
 
 
 def face_examples(image_input: gr.Image) -> None:

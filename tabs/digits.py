@@ -14,10 +14,12 @@ from tabs.common import (
     EVENT,
     MAX_SEED,
     MAX_STEPS,
+    gallery,
     image_file,
     image_upload,
-    on_gpu,
+    model_handler,
     require,
+    sample_controls,
     user_errors,
     whole_number,
 )
@@ -145,18 +147,15 @@ def build(tab: DigitsTab) -> None:
                 vae_output = gr.Image(label="VAE", format="png", elem_id="digit-vae", buttons=["download"])
             errors = gr.Markdown(elem_id="digit-errors")
     outputs = [prepared, ae_output, vae_output, errors]
-    upload_button.click(on_gpu(tab.reconstruct_digit), upload, outputs, api_name="reconstruct_digit", **EVENT)
-    draw_button.click(on_gpu(tab.reconstruct_drawing), sketch, outputs, api_visibility="private", **EVENT)
+    upload_button.click(model_handler(tab.reconstruct_digit), upload, outputs, api_name="reconstruct_digit", **EVENT)
+    draw_button.click(model_handler(tab.reconstruct_drawing), sketch, outputs, api_visibility="private", **EVENT)
     gr.on(None, None, js=SELECT_BRUSH_JS)  # on page load
     sketch.clear(None, js=SELECT_BRUSH_JS)
 
     gr.Markdown("### Sample new digits from the VAE")
-    with gr.Row():
-        count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Count")
-        seed = gr.Number(value=0, step=1, label="Seed", minimum=0, maximum=MAX_SEED)
-        sample_button = gr.Button("Sample", elem_id="sample-digits")
-    samples = gr.Gallery(label="Samples", columns=8, height="auto", format="png", elem_id="digit-samples")
-    sample_button.click(on_gpu(tab.sample_digits), [count, seed], samples, api_name="sample_digits", **EVENT)
+    count, seed, sample_button = sample_controls("Count", MAX_SAMPLES, 16, "sample-digits")
+    samples = gallery("Samples", elem_id="digit-samples")
+    sample_button.click(model_handler(tab.sample_digits), [count, seed], samples, api_name="sample_digits", **EVENT)
 
     gr.Markdown("### Interpolate between two digits in the VAE's latent space")
     with gr.Row():
@@ -167,7 +166,7 @@ def build(tab: DigitsTab) -> None:
             interpolate_button = gr.Button("Interpolate", elem_id="interpolate-digits")
     if len(example_files) >= 2:
         gr.Examples([[str(example_files[0]), str(example_files[-1])]], inputs=[start, end])
-    strip = gr.Gallery(label="Strip", columns=MAX_STEPS // 2, height="auto", format="png")
+    strip = gallery("Strip", elem_id="digit-strip")
     interpolate_button.click(
-        on_gpu(tab.interpolate_digits), [start, end, steps], strip, api_name="interpolate_digits", **EVENT
+        model_handler(tab.interpolate_digits), [start, end, steps], strip, api_name="interpolate_digits", **EVENT
     )

@@ -18,8 +18,9 @@ from tabs.common import (
     MAX_SEED,
     choice,
     face_images,
+    gallery,
+    model_handler,
     number,
-    on_gpu,
     require,
     user_errors,
     whole_number,
@@ -103,11 +104,11 @@ def build(tab: FacesTab) -> None:
     with gr.Row():
         new_seed = gr.Button("New seed")
         generate = gr.Button("Generate", variant="primary", elem_id="generate-faces")
-    gallery = gr.Gallery(label="Faces", columns=8, height="auto", format="png", elem_id="face-gallery")
+    faces = gallery("Faces", elem_id="face-gallery")
     inputs = [count, seed, noise_scale, model]
-    generate.click(on_gpu(tab.generate_faces), inputs, gallery, api_name="generate_faces", **EVENT)
+    generate.click(model_handler(tab.generate_faces), inputs, faces, api_name="generate_faces", **EVENT)
     new_seed.click(lambda: random.randint(0, MAX_SEED), None, seed, api_visibility="private").then(
-        on_gpu(tab.generate_faces), inputs, gallery, api_visibility="private", **EVENT
+        model_handler(tab.generate_faces), inputs, faces, api_visibility="private", **EVENT
     )
 
     gr.Markdown("### Walk between two seeds")
@@ -117,10 +118,10 @@ def build(tab: FacesTab) -> None:
         steps = gr.Slider(2, MAX_WALK_STEPS, value=10, step=1, label="Steps")
         walk = gr.Button("Walk", elem_id="walk-faces")
     with gr.Row():
-        strip = gr.Gallery(label="Walk", columns=10, height="auto", format="png", scale=3, elem_id="face-walk")
+        strip = gallery("Walk", scale=4, elem_id="face-walk")
         animation = gr.Image(label="Animated", type="filepath", scale=1)
     walk.click(
-        on_gpu(tab.interpolate_faces),
+        model_handler(tab.interpolate_faces),
         [seed_a, seed_b, steps, noise_scale],
         [strip, animation],
         api_name="interpolate_faces",

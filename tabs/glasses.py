@@ -6,9 +6,10 @@ import random
 
 import gradio as gr
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from models import face_vae
+from models import attributes, face_vae
 from models.imaging import face_tensor, tensor_to_image
 from models.loading import LoadedModel
 from tabs.common import (
@@ -19,11 +20,13 @@ from tabs.common import (
     choice,
     face_examples,
     face_images,
+    gallery,
     image_file,
     image_upload,
+    model_handler,
     number,
-    on_gpu,
     require,
+    sample_controls,
     user_errors,
     whole_number,
 )
@@ -42,8 +45,8 @@ GROUP_LABELS = {
 
 
 class GlassesTab:
-    def __init__(self, vae: LoadedModel):
-        self.vae = vae
+    def __init__(self, vae: LoadedModel, classifier: LoadedModel):
+        self.vae, self.classifier = vae, classifier
 
     @user_errors
     def glasses_arithmetic(self, preset: str, *weights_and_faces) -> tuple[Image.Image, list]:
@@ -91,12 +94,38 @@ class GlassesTab:
         Returns:
             The face as the model sees it (its reconstruction), and the edited face.
         """
+        before, after = self._edit(image, strength)
+        return tensor_to_image(before), tensor_to_image(after)
+
+    def _edit(self, image: str | dict | None, strength: float) -> tuple[torch.Tensor, torch.Tensor]:
         bundle = require(self.vae)
         strength = number(strength, "Strength", -3, 3)
         face = face_tensor(image_file(image, "Face photo"), bundle.model.image_size)
         before = face_vae.reconstruct(bundle.model, face[None])[0]
         after = face_vae.edit_glasses(bundle.model, bundle.vectors, face, strength)[0]
-        return tensor_to_image(before), tensor_to_image(after)
+        return before, after
+
+    @user_errors
+    def describe_edit(self, image: str | dict | None, strength: float) -> str:
+        """What the suite's attribute classifier reads before and after an edit; a warning when it changed
+        more than glasses (the sex it reads flipped). Empty without the classifier."""
+        if not self.classifier.available:
+            return ""
+        before, after = self._edit(image, strength)
+        classifier = self.classifier.model
+        faces = torch.stack([before, after])
+        if faces.shape[-1] != classifier.image_size:
+            faces = F.interpolate(faces, size=classifier.image_size, mode="bilinear", antialias=True)
+        readings = attributes.predict(classifier, faces)
+        glasses, male = readings["eyeglasses"], readings["male"]
+        sex = ["a man" if probability >= classifier.thresholds["male"] else "a woman" for probability in male]
+        note = (
+            f"The attribute classifier reads glasses on the face as the model sees it at {glasses[0]:.0%}, "
+            f"on the edited face at {glasses[1]:.0%}; it reads {sex[0]}, then {sex[1]}."
+        )
+        if sex[0] != sex[1]:
+            note += " **The edit changed more than glasses**: try a smaller strength."
+        return note
 
     @user_errors
     def interpolate_vae(self, image_a: str | dict | None, image_b: str | dict | None, steps: float) -> list:
@@ -153,12 +182,12 @@ def build(tab: GlassesTab) -> None:
         with gr.Row():
             stand_ins = [image_upload(f"{label} (optional)", height=140) for label in GROUP_LABELS.values()]
     with gr.Row(equal_height=True):
-        inputs_gallery = gr.Gallery(label="Inputs (decoded)", columns=3, height="auto", format="png", scale=2)
+        inputs_gallery = gallery("Inputs (decoded)", columns=3, scale=2)
         result = gr.Image(
             label="Result", format="png", elem_id="glasses-result", height=RESULT_SIZE, width=RESULT_SIZE, scale=1
         )
     run.click(
-        on_gpu(tab.glasses_arithmetic),
+        model_handler(tab.glasses_arithmetic),
         [preset, *weights, *stand_ins],
         [result, inputs_gallery],
         api_name="glasses_arithmetic",
@@ -167,7 +196,9 @@ def build(tab: GlassesTab) -> None:
 
     gr.Markdown("### Add or remove glasses on your own photo")
     with gr.Row():
-        photo = image_upload("Face photo", sources=["upload", "webcam", "clipboard"], height=220)
+        photo = image_upload(
+            "Face photo", sources=["upload", "webcam", "clipboard"], height=220, elem_id="glasses-photo"
+        )
         with gr.Column():
             strength = gr.Slider(-3, 3, value=1.5, step=0.1, label="Strength (negative removes glasses)")
             edit = gr.Button("Edit", elem_id="glasses-edit")
@@ -176,7 +207,10 @@ def build(tab: GlassesTab) -> None:
         )
         after = gr.Image(label="Edited", format="png", elem_id="glasses-edited", height=RESULT_SIZE, width=RESULT_SIZE)
     face_examples(photo)
-    edit.click(on_gpu(tab.edit_glasses), [photo, strength], [before, after], api_name="edit_glasses", **EVENT)
+    edit_note = gr.Markdown(elem_id="glasses-edit-note")
+    edit.click(
+        model_handler(tab.edit_glasses), [photo, strength], [before, after], api_name="edit_glasses", **EVENT
+    ).success(model_handler(tab.describe_edit), [photo, strength], edit_note, api_visibility="private", **EVENT)
 
     gr.Markdown("### Interpolate between two faces")
     with gr.Row():
@@ -186,24 +220,21 @@ def build(tab: GlassesTab) -> None:
             blend_steps = gr.Slider(2, MAX_STEPS, value=8, step=1, label="Steps")
             random_pair = gr.Button("Two random faces", elem_id="glasses-random-pair")
             blend = gr.Button("Interpolate", elem_id="glasses-interpolate")
-    blend_strip = gr.Gallery(label="Blend", columns=8, height="auto", format="png", elem_id="glasses-blend")
+    blend_strip = gallery("Blend", elem_id="glasses-blend")
     blend.click(
-        on_gpu(tab.interpolate_vae),
+        model_handler(tab.interpolate_vae),
         [face_a, face_b, blend_steps],
         blend_strip,
         api_name="interpolate_vae",
         **EVENT,
     )
-    random_pair.click(on_gpu(tab.random_pair), None, [face_a, face_b], api_visibility="private")
+    random_pair.click(model_handler(tab.random_pair), None, [face_a, face_b], api_visibility="private")
 
     gr.Markdown("### Random faces from the VAE")
-    with gr.Row():
-        sample_count = gr.Slider(1, MAX_FACES, value=8, step=1, label="Faces")
-        sample_seed = gr.Number(value=0, step=1, label="Seed", minimum=0, maximum=MAX_SEED)
-        sample = gr.Button("Sample", elem_id="glasses-sample")
-    samples = gr.Gallery(label="Samples", columns=8, height="auto", format="png")
+    sample_count, sample_seed, sample = sample_controls("Faces", MAX_FACES, 8, "glasses-sample")
+    samples = gallery("Samples", elem_id="glasses-samples")
     sample.click(
-        on_gpu(tab.sample_vae_faces),
+        model_handler(tab.sample_vae_faces),
         [sample_count, sample_seed],
         samples,
         api_name="sample_vae_faces",

@@ -9,7 +9,7 @@ from PIL import Image
 from models import cyclegan
 from models.imaging import face_tensor, tensor_to_image
 from models.loading import LoadedModel
-from tabs.common import EVENT, choice, face_examples, image_file, image_upload, on_gpu, require, user_errors
+from tabs.common import EVENT, choice, face_examples, image_file, image_upload, model_handler, require, user_errors
 
 AUTOMATIC = "Automatic"
 DIRECTIONS = {"Black → blond": "black_to_blond", "Blond → black": "blond_to_black", AUTOMATIC: None}
@@ -66,7 +66,7 @@ def build(tab: HairTab) -> None:
     face_examples(photo)
     note = gr.Markdown(elem_id="hair-note")
     run.click(
-        on_gpu(tab.translate_hair),
+        model_handler(tab.translate_hair),
         [photo, direction],
         [seen, translated, round_trip, note],
         api_name="translate_hair",

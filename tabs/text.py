@@ -9,7 +9,7 @@ import gradio as gr
 
 from models import text
 from models.loading import LoadedModel
-from tabs.common import EVENT, choice, number, on_gpu, wait_until_loaded, whole_number
+from tabs.common import EVENT, choice, model_handler, number, wait_until_loaded, whole_number
 
 MAX_PROMPT_CHARACTERS = 20_000  # far beyond any context here; spares tokenizing a novel per request
 EXAMPLE_PROMPTS = [
@@ -172,7 +172,7 @@ def build(tab: TextTab) -> gr.Radio:
     # Generation has its own queue slot, so image tabs never wait behind a long completion.
     gr.on(
         [run.click, prompt.submit],
-        on_gpu(tab.complete_text),
+        model_handler(tab.complete_text),
         inputs,
         [output, status],
         api_name="complete_text",

@@ -49,7 +49,7 @@ def train_tiny_models(root: Path) -> Path:
     Seconds of training each: enough to check the app's wiring and its handling of bad input,
     whatever weights are shipped.
     """
-    from training import train_cyclegan, train_dcgan, train_digits, train_face_vae, train_gpt
+    from training import train_attributes, train_cyclegan, train_dcgan, train_digits, train_face_vae, train_gpt
     from training.faces import tiny_synthetic_faces
     from training.mnist import tiny_synthetic_mnist
 
@@ -65,6 +65,9 @@ def train_tiny_models(root: Path) -> Path:
     train_face_vae.main([*common, "--out-dir", str(weights / "faces-vae"), "--run-dir", str(root / "run-vae")])
     train_dcgan.main([*common, "--out-dir", str(weights / "faces-dcgan"), "--run-dir", str(root / "run-gan")])
     train_cyclegan.main([*common, "--out-dir", str(weights / "hair-cyclegan"), "--run-dir", str(root / "run-hair")])
+    train_attributes.main(
+        [*common, "--out-dir", str(weights / "face-attributes"), "--run-dir", str(root / "run-attributes")]
+    )
     books = root / "books"
     books.mkdir()
     for name in ("first.txt", "second.txt", "held_out.txt"):

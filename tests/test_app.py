@@ -2,6 +2,7 @@
 
 import functools
 import os
+import threading
 import types
 
 import numpy as np
@@ -145,7 +146,10 @@ def test_model_handlers_are_wrapped_for_zerogpu_when_spaces_is_installed(monkeyp
     from models.registry import load_models
     from tabs import common
 
-    assert common.spaces is None and common.on_gpu(len) is len  # here (no `spaces` package): handlers run as they are
+    # here (no `spaces` package): handlers run on the app's two model threads
+    assert common.spaces is None and common.model_handler(len)("abc") == 3
+    names = {common.model_handler(lambda: threading.current_thread().name)() for _ in range(8)}
+    assert names and all(name.startswith("model") for name in names) and len(names) <= 2
     wrapped = []
 
     def fake_gpu(handler):

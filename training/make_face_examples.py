@@ -3,7 +3,7 @@
     python -m training.make_face_examples
 
 Writes, from what is in weights/:
-- docs/faces-dcgan-64.png: 64 DCGAN faces, seeds 0-63 (the face generation tab's first page);
+- docs/faces-dcgan-64.png: the 64 DCGAN faces of seed 0 (the face generation tab at 64 faces);
 - docs/glasses-presets.png: each glasses preset's decoded inputs and its result, one row each;
 - docs/hair-cyclegan.png: DCGAN faces, their hair recoloured by the CycleGAN (direction chosen automatically,
   as the tab does), and the round trip back;
