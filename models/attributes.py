@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.hub import StrictHubMixin
+from models.hub import StrictHubMixin, model_device
 
 # CelebA is for non-commercial research only, so the weights carry no open licence.
 HUB_METADATA = dict(library_name="pytorch", license="other", tags=["celeba", "image-classification"])
@@ -93,7 +93,7 @@ def predict(model: AttributeClassifier, images: torch.Tensor, batch_size: int = 
     images = images[None] if images.dim() == 3 else images
     if images.shape[1:] != (3, model.image_size, model.image_size):
         raise ValueError(f"expected (B, 3, {model.image_size}, {model.image_size}) faces, got {tuple(images.shape)}")
-    device = next(model.parameters()).device
+    device = model_device(model)
     logits = [model(_as_float(batch).to(device)).float().cpu() for batch in images.split(batch_size)]
     probabilities = torch.cat(logits).sigmoid()
     return {name: probabilities[:, index] for index, name in enumerate(model.attributes)}

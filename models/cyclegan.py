@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.hub import StrictHubMixin
-from models.vae import model_device
+from models.hub import StrictHubMixin, model_device
 
 HUB_METADATA = dict(library_name="pytorch", license="other", tags=["celeba", "cyclegan", "generative-models-suite"])
 DIRECTIONS = ("black_to_blond", "blond_to_black")

@@ -21,9 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.hub import StrictHubMixin
+from models.hub import StrictHubMixin, model_device
 from models.imaging import tensor_to_image
-from models.vae import model_device
 
 NOISE_DIM = 100
 HUB_METADATA = dict(library_name="pytorch", license="other", tags=["celeba", "dcgan", "gan", "generative-models-suite"])

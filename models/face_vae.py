@@ -30,8 +30,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from models import vae
-from models.hub import StrictHubMixin
-from models.vae import GaussianVAE, kl_divergence, model_device
+from models.hub import StrictHubMixin, model_device
+from models.vae import GaussianVAE, kl_divergence
 
 # CelebA is for non-commercial research only, so the weights carry no open licence.
 HUB_METADATA = dict(library_name="pytorch", license="other", tags=["celeba", "vae", "generative-models-suite"])

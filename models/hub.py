@@ -1,4 +1,4 @@
-"""Saving and loading models the Hub way, strictly and only from safetensors.
+"""Saving and loading models the Hub way, strictly and only from safetensors; and where a model's weights are.
 
 Every model of the suite subclasses `StrictHubMixin`: `save_pretrained(folder)` writes
 `config.json` (the constructor's arguments) and `model.safetensors`, and
@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's weights are: inputs are moved there (the CPU, or a GPU on ZeroGPU)."""
+    return next(model.parameters()).device
 
 
 class StrictHubMixin(PyTorchModelHubMixin):

@@ -11,10 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def model_device(model: nn.Module) -> torch.device:
-    """Where a model's weights are: inputs are moved there (the CPU, or a GPU on ZeroGPU)."""
-    return next(model.parameters()).device
+from models.hub import model_device
 
 
 class GaussianVAE:

@@ -165,17 +165,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     train_black, train_blond = load_domains(args, "train", args.limit)
     val_black, val_blond = load_domains(args, "val", TINY_VAL_FACES if args.tiny else None)
-    args.domain_counts = {
+    domain_counts = {
         "black train": len(train_black),
         "blond train": len(train_blond),
         "black val": len(val_black),
         "blond val": len(val_blond),
     }
-    args.female_share = {
+    female_share = {
         name: 1 - float(data.labels("male").float().mean())
         for name, data in (("black", train_black), ("blond", train_blond))
     }
-    accelerator.print(f"faces: {args.domain_counts}")
+    accelerator.print(f"faces: {domain_counts}")
     batch_size = min(args.batch_size, len(train_black), len(train_blond))
     black_loader = DataLoader(TensorDataset(train_black.images), batch_size=batch_size, shuffle=True, drop_last=True)
     blond_loader = DataLoader(TensorDataset(train_blond.images), batch_size=batch_size, shuffle=True, drop_last=True)
@@ -302,12 +302,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if run.is_main_process:
         if not val_figures:  # resumed a finished run: just re-export
             val_figures = evaluate(*unwrapped, *val_images, EVAL_BATCH)
-        args.seconds_per_pair = seconds_per_pair
         export(
             HairGenerators(*unwrapped, image_size=args.image_size),
             run,
             val_figures,
-            len(run.history["cycle"]),
+            faces={"counts": domain_counts, "female_share": female_share, "seconds_per_pair": seconds_per_pair},
         )
     return val_figures
 
@@ -316,10 +315,15 @@ def export(
     generators: HairGenerators,
     run: TrainingRun,
     metrics: dict[str, float],
-    epochs: int,
+    faces: dict,
 ) -> None:
-    """Write the pair with its model card, check the file sizes, and push it if asked."""
+    """Write the pair with its model card, check the file sizes, and push it if asked.
+
+    `faces`: how many faces each domain had ("counts"), the share of women in each ("female_share"), and the
+    training speed ("seconds_per_pair").
+    """
     args = run.args
+    epochs = len(run.history["cycle"])
     generators = HairGenerators(
         *(model.cpu().eval() for model in (generators.black_to_blond, generators.blond_to_black)),
         image_size=generators.image_size,
@@ -329,7 +333,7 @@ def export(
         mib = weights.stat().st_size / 2**20
         if mib > MAX_WEIGHTS_MIB:
             raise RuntimeError(f"{weights} is {mib:.1f} MiB, over the {MAX_WEIGHTS_MIB} MiB limit")
-    counts = args.domain_counts
+    counts = faces["counts"]
     results = {
         "held-out cycle L1 per pixel (0..1), both directions": f"{metrics['cycle_l1']:.4f}",
         "cycle L1 black → blond → black / blond → black → blond": (
@@ -352,8 +356,8 @@ def export(
         f"Black_Hair = 1 and {counts['blond train']:,} with Blond_Hair = 1 (rows with both left out"
         + (f"; a tiny smoke run on at most {args.limit} faces per domain" if args.limit else "")
         + "); held-out figures on the official validation partition. "
-        f"**Bias:** in CelebA, blond hair is mostly female ({args.female_share['blond']:.0%} of the blond training "
-        f"faces here, against {args.female_share['black']:.0%} of the black-haired ones), so the model may learn "
+        f"**Bias:** in CelebA, blond hair is mostly female ({faces['female_share']['blond']:.0%} of the blond training "
+        f"faces here, against {faces['female_share']['black']:.0%} of the black-haired ones), so the model may learn "
         "gender cues (softer features, make-up) along with hair colour, and may alter faces beyond the hair."
     )
     run.publish(
@@ -382,7 +386,7 @@ def export(
                 f"LSGAN + {args.cycle_weight:g} × cycle L1 + {args.identity_weight * args.cycle_weight:g} × identity L1"
             ),
             "fake pool": f"{args.pool_size} per discriminator",
-            "speed (last epoch)": f"{args.seconds_per_pair * 1000:.0f} ms per image pair",
+            "speed (last epoch)": f"{faces['seconds_per_pair'] * 1000:.0f} ms per image pair",
         },
         metrics=results,
         usage=(
