@@ -129,7 +129,7 @@ def text_models(weights_dir: Path) -> dict:
 
 def gpt2_shaped_model(precision: str):
     """OpenAI's GPT-2 from the local HF cache, else a randomly initialised GPT-2 (124M) with GPT-2's tokenizer."""
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
 
     from models.text import TextModel, load_text_model
 
@@ -144,9 +144,7 @@ def gpt2_shaped_model(precision: str):
         if precision == "bfloat16":
             model = model.to(torch.bfloat16)
         tokenizer_dir = Path(os.environ.get("SUITE_DATA_DIR", ROOT.parent / "shared" / "data")) / "gpt2-tokenizer"
-        tokenizer = GPT2TokenizerFast(
-            vocab_file=str(tokenizer_dir / "vocab.json"), merges_file=str(tokenizer_dir / "merges.txt")
-        )
+        tokenizer = GPT2Tokenizer(vocab=str(tokenizer_dir / "vocab.json"), merges=str(tokenizer_dir / "merges.txt"))
         return TextModel(model, tokenizer, "GPT-2 (124M), random weights"), "GPT-2's shape, random weights"
 
 
