@@ -281,8 +281,12 @@ def test_stop_keeps_the_partial_text(page):
     assert "stopped after" in status.inner_text(), status.inner_text()
     stopped_after = int(status.inner_text().split("stopped after ")[1].split()[0])
     assert 0 < stopped_after < 512
-    text = page.locator("#text-output textarea").input_value()
-    assert text.startswith(prompt) and len(text) > len(prompt)  # the partial text stays
+    page.wait_for_function(  # the partial text stays (the textarea may render a moment after the status)
+        "prompt => { const box = document.querySelector('#text-output textarea');"
+        " return box && box.value.startsWith(prompt) && box.value.length > prompt.length; }",
+        arg=prompt,
+        timeout=10_000,
+    )
     assert page.locator("#text-output").get_by_text("Error").count() == 0
     page.screenshot(path=str(ARTIFACTS / "text-stopped.png"), full_page=True)
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
@@ -302,4 +306,3 @@ def test_about_tab_shows_every_model_card(page):
     page.wait_for_function("() => document.querySelector('#about-card').innerText.includes('weights/digits-vae')")
     assert "nats" in card.inner_text()  # the VAE's card reports its loss in nats
     page.screenshot(path=str(ARTIFACTS / "about.png"), full_page=True)
-    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
