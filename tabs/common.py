@@ -25,6 +25,7 @@ import torch
 from gradio import processing_utils
 from PIL import Image
 
+from models import text
 from models.imaging import ImageInputError, tensor_to_image
 from models.loading import LoadedModel
 from models.registry import EXAMPLES
@@ -34,7 +35,7 @@ try:  # Hugging Face ZeroGPU: a GPU is attached only while a function wrapped in
 except ImportError:
     spaces = None
 
-MAX_SEED = 2**31 - 1
+MAX_SEED = text.MAX_SEED  # one bound for every seed on the page
 MAX_STEPS = 16  # images in an interpolation strip
 MAX_FACES = 64
 MODEL_WAIT_S = 300  # how long a request waits for a model still loading in the background
