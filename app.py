@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from models.loading import LoadedModel, finish_loading
-from models.registry import EXAMPLES, LOAD_AFTER_START, MODELS, TEXT_MODELS, WEIGHTS, load_models
+from models.registry import BETA_VAES, EXAMPLES, LOAD_AFTER_START, MODELS, TEXT_MODELS, WEIGHTS, load_models
 from models.text import PRECISIONS, UPDATE_INTERVAL_S
 from tabs import about, common, digits, faces, glasses, hair, text
 from tabs.common import model_status, show_sources, wait_until_loaded, write_output_images_atomically
@@ -117,8 +117,11 @@ def build_app(models: dict[str, LoadedModel], stream_interval_s: float = UPDATE_
         with gr.Accordion("Where the weights came from", open=False):
             status = gr.Markdown(model_status(models), elem_id="model-status")
         with gr.Tab("Digits: autoencoder and VAE", id="digits"):
-            show_sources(models, "digits-ae", "digits-vae", elem_id="digits-source")
-            digits.build(digits.DigitsTab(models["digits-ae"], models["digits-vae"]))
+            show_sources(
+                models, "digits-ae", "digits-vae", "digits-vae-beta0.5", "digits-vae-beta4", elem_id="digits-source"
+            )
+            beta_vaes = {beta: models[name] for beta, name in BETA_VAES.items()}
+            digits.build(digits.DigitsTab(models["digits-ae"], models["digits-vae"], beta_vaes))
         with gr.Tab("Face generation: DCGAN", id="faces"):
             show_sources(models, "faces-dcgan", "faces-vae", elem_id="faces-source")
             faces.build(faces.FacesTab(models["faces-dcgan"], models["faces-vae"]))

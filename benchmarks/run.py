@@ -79,7 +79,7 @@ def endpoint_cases(
     the result of `models.registry.load_models` when the caller has loaded them already.
     """
     from models import face_vae
-    from models.registry import load_models
+    from models.registry import BETA_VAES, load_models
     from tabs.common import model_status
     from tabs.digits import DigitsTab
     from tabs.faces import FacesTab
@@ -89,7 +89,7 @@ def endpoint_cases(
     if models is None:
         models = load_models(offline=True, overrides={}, weights_dir=weights_dir)
     available = {name for name, loaded in models.items() if loaded.available}
-    digits_tab = DigitsTab(models["digits-ae"], models["digits-vae"])
+    digits_tab = DigitsTab(models["digits-ae"], models["digits-vae"], {b: models[n] for b, n in BETA_VAES.items()})
     faces_tab = FacesTab(models["faces-dcgan"], models["faces-vae"])
     glasses_tab = GlassesTab(models["faces-vae"], models["face-attributes"])
     hair_tab = HairTab(models["hair-cyclegan"])
@@ -107,6 +107,12 @@ def endpoint_cases(
             {"digits-vae"},
             (files["one"], files["zero"], 8),
             lambda: digits_tab.interpolate_digits(files["one"], files["zero"], 8),
+        ),
+        "/beta_vae": ({"digits-vae-beta4"}, (files["zero"], "4"), lambda: digits_tab.beta_vae(files["zero"], "4")),
+        "/compare_betas": (
+            set(BETA_VAES.values()),
+            (files["zero"], 0),
+            lambda: digits_tab.compare_betas(files["zero"], 0),
         ),
         "/generate_faces": ({"faces-dcgan"}, (16, 0, 1.0, "DCGAN"), lambda: faces_tab.generate_faces(16, 0, 1.0)),
         "/interpolate_faces": ({"faces-dcgan"}, (0, 1, 10, 1.0), lambda: faces_tab.interpolate_faces(0, 1, 10, 1.0)),

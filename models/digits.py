@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from models import vae
-from models.hub import StrictHubMixin
+from models.hub import StrictHubMixin, model_device
 from models.imaging import ImageInputError, open_image
 from models.vae import GaussianVAE, kl_divergence
 
@@ -52,11 +52,16 @@ class Autoencoder(nn.Module, StrictHubMixin, **HUB_METADATA):
 
 
 class VAE(GaussianVAE, nn.Module, StrictHubMixin, **HUB_METADATA):
-    """A convolutional VAE with a 20-d latent; `decode` outputs Bernoulli means (sigmoid)."""
+    """A convolutional VAE with a 20-d latent; `decode` outputs Bernoulli means (sigmoid).
 
-    def __init__(self, latent_dim: int = 20, channels: int = 32, hidden_dim: int = 256):
+    `beta` is the weight of the KL term it was trained with (a β-VAE when it is not 1); it is kept in the
+    config so that a loaded model says what it is.
+    """
+
+    def __init__(self, latent_dim: int = 20, channels: int = 32, hidden_dim: int = 256, beta: float = 1.0):
         super().__init__()
         self.latent_dim = latent_dim
+        self.beta = beta
         self.encoder = nn.Sequential(
             nn.Conv2d(1, channels, 4, stride=2, padding=1),  # (B, 32, 14, 14)
             nn.ReLU(),
@@ -87,13 +92,18 @@ def autoencoder_loss(reconstruction: torch.Tensor, images: torch.Tensor) -> torc
 
 
 def vae_loss(
-    reconstruction: torch.Tensor, images: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Negative ELBO in nats per image, and its KL part: BCE summed over pixels + KL(q(z|x) || N(0, I))."""
+    reconstruction: torch.Tensor, images: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The training loss, reconstruction + β·KL, and its two parts, in nats per image.
+
+    Reconstruction: BCE summed over pixels; KL: KL(q(z|x) || N(0, I)). With β = 1 the loss is the negative
+    ELBO; a larger β buys a simpler, more factorised code at the price of blurrier reconstructions (Higgins
+    et al. 2017, "β-VAE"), a smaller one the reverse.
+    """
     batch = images.shape[0]
     reconstruction_nats = F.binary_cross_entropy(reconstruction, images, reduction="sum") / batch
     kl_nats = kl_divergence(mu, logvar)
-    return reconstruction_nats + kl_nats, kl_nats
+    return reconstruction_nats + beta * kl_nats, reconstruction_nats, kl_nats
 
 
 # ----------------------------------------------------------------------------------------------
@@ -167,3 +177,39 @@ reconstruct, sample, interpolate = vae.reconstruct, vae.sample, vae.interpolate
 
 def mean_squared_error(image: torch.Tensor, reference: torch.Tensor) -> float:
     return float(F.mse_loss(image, reference))
+
+
+def coordinate_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z_i|x) || N(0, 1)) of each latent coordinate, in nats: (B, latent_dim).
+
+    A coordinate the model does not use for an image has a posterior equal to the prior and a KL near 0.
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+
+
+@torch.inference_mode()
+def digit_kl(model: VAE, images: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) of each of (B, 1, 28, 28) images, in nats: how much its code holds. (B,)"""
+    mu, logvar = model.encode_distribution(images.to(model_device(model)))
+    return coordinate_kl(mu, logvar).sum(1).cpu()
+
+
+@torch.inference_mode()
+def latent_traversal(
+    model: VAE, digit: torch.Tensor, coordinates: int = 5, steps: int = 9, span: float = 3.0
+) -> tuple[list[int], list[float], torch.Tensor]:
+    """Decode a digit's latent with one coordinate swept from -span to +span, for its `coordinates` most used.
+
+    The digit's other coordinates stay at its posterior mean. Coordinates are ranked by their KL for this
+    digit (`coordinate_kl`): the ones its code relies on most come first.
+    Returns the coordinates, their KL in nats, and the images (coordinates, steps, 1, 28, 28).
+    """
+    mu, logvar = model.encode_distribution(digit[None].to(model_device(model)))
+    kl = coordinate_kl(mu, logvar)[0]
+    ranked = torch.argsort(kl, descending=True)[:coordinates]
+    values = torch.linspace(-span, span, steps, device=mu.device)
+    latents = mu.repeat(len(ranked), steps, 1)  # (coordinates, steps, latent_dim)
+    for row, coordinate in enumerate(ranked):
+        latents[row, :, coordinate] = values
+    images = model.decode(latents.flatten(0, 1)).cpu()
+    return ranked.tolist(), kl[ranked].tolist(), images.view(len(ranked), steps, *images.shape[1:])

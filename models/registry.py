@@ -24,6 +24,8 @@ EXAMPLES = WEIGHTS / "examples"
 MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "digits-ae": ("generative-models-suite/mnist-autoencoder", digits.Autoencoder.from_pretrained),
     "digits-vae": ("generative-models-suite/mnist-vae", digits.VAE.from_pretrained),
+    "digits-vae-beta0.5": ("generative-models-suite/mnist-beta-vae-0.5", digits.VAE.from_pretrained),
+    "digits-vae-beta4": ("generative-models-suite/mnist-beta-vae-4", digits.VAE.from_pretrained),
     "faces-dcgan": ("generative-models-suite/celeba-dcgan", dcgan.load_generator),
     "faces-vae": ("generative-models-suite/celeba-vae", face_vae.load_face_vae),
     # Not a tab: it says on the glasses tab what an edit did (glasses, and whether it changed more).
@@ -32,6 +34,8 @@ MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "text-gpt2": ("openai-community/gpt2", text.load_text_model),  # no shipped copy: Hub or HF cache only
     "text-gpt2-small": ("generative-models-suite/text-gpt2-small", text.load_text_model),
 }
+# The digits VAE trained at other weights of its KL term (β-VAEs), beside the VAE itself (β = 1), by β.
+BETA_VAES = {0.5: "digits-vae-beta0.5", 1.0: "digits-vae", 4.0: "digits-vae-beta4"}
 TEXT_MODELS = ("text-gpt2", "text-gpt2-small")
 # transformers takes seconds to import, longer than the rest of the app's start: the page comes up first,
 # and these load in a background thread (see `models.loading.finish_loading`).

@@ -55,10 +55,11 @@ def train_tiny_models(root: Path) -> Path:
 
     weights = root / "weights"
     mnist = tiny_synthetic_mnist(root / "mnist", count=64)
-    for model in ("ae", "vae"):
+    for model, beta in (("ae", 1.0), ("vae", 1.0), ("vae", 0.5), ("vae", 4.0)):
+        name = train_digits.model_name(model, beta)
         train_digits.main(
-            ["--model", model, "--data-dir", str(mnist), "--tiny", "--batch-size", "32"]
-            + ["--out-dir", str(weights / f"digits-{model}"), "--run-dir", str(root / f"run-digits-{model}")]
+            ["--model", model, "--beta", str(beta), "--data-dir", str(mnist), "--tiny", "--batch-size", "32"]
+            + ["--out-dir", str(weights / name), "--run-dir", str(root / f"run-{name}")]
         )
     faces = tiny_synthetic_faces(root / "faces", count=64)
     common = ["--data-dir", str(faces), "--tiny", "--batch-size", "16"]

@@ -31,6 +31,8 @@ def valid_calls(inputs: dict) -> dict[str, tuple]:
         "/reconstruct_digit": ((inputs["one"],), lambda result: len(result) == 4),
         "/sample_digits": ((3, 0), lambda result: len(result) == 3),
         "/interpolate_digits": ((inputs["one"], inputs["zero"], 4), lambda result: len(result) == 4),
+        "/beta_vae": ((inputs["one"], "4"), lambda result: len(result) == 2 and len(result[1]) == 5),
+        "/compare_betas": ((inputs["zero"], 0), lambda result: len(result[0]) == len(result[1]) == 3),
         "/generate_faces": ((3, 0, 1.0, "DCGAN"), lambda result: len(result) == 3),
         "/interpolate_faces": ((0, 1, 4, 1.0), lambda result: len(result[0]) == 4 and result[1].endswith(".gif")),
         "/glasses_arithmetic": ((PRESET, 0, 0, 0, 0, None, None, None, None), lambda result: len(result[1]) == 3),
@@ -62,4 +64,3 @@ def test_every_endpoint_has_a_call_here_and_an_example_in_the_readme(tiny_client
 def test_endpoint_answers_a_valid_call(tiny_client, inputs, endpoint):
     arguments, check = valid_calls(inputs)[endpoint]
     assert check(tiny_client.predict(*arguments, api_name=endpoint))
-

@@ -92,4 +92,3 @@ def test_random_json_gets_a_result_or_a_message(tiny_client, arities, endpoint):
 
     check()
     assert_server_answers(tiny_client)
-

@@ -1,4 +1,4 @@
-"""The face and text tabs' endpoints through gradio_client, on tiny models trained by the session.
+"""The tabs' endpoints through gradio_client, on tiny models trained by the session.
 
 `tiny_client` (tests/conftest.py) trains a tiny model of every tab once per test session and
 serves them with `python app.py --weights-dir`.
@@ -31,6 +31,29 @@ def test_status_reports_the_tiny_models(tiny_client):
     status = tiny_client.predict(api_name="/model_status")
     assert "faces-vae**: shipped weights" in status and "faces-dcgan**: shipped weights" in status
     assert "digits-ae**: shipped weights" in status and "text-gpt2-small**: shipped weights" in status
+    assert "digits-vae-beta4**: shipped weights" in status and "digits-vae-beta0.5**: shipped weights" in status
+
+
+def test_beta_vae_reconstructs_and_traverses_the_digit(tiny_client, digit_files):
+    digit = handle_file(str(digit_files["one"]))
+    reconstruction, traversal = tiny_client.predict(digit, "4", api_name="/beta_vae")
+    assert Image.open(reconstruction).size == (224, 224)
+    assert len(traversal) == 5 and all(Image.open(row["image"]).size == (9 * 112, 112) for row in traversal)
+    assert traversal[0]["caption"].startswith("z") and "swept from -3 to +3" in traversal[0]["caption"]
+    kls = [float(row["caption"].split("KL ")[1].split(" nats")[0]) for row in traversal]
+    assert kls == sorted(kls, reverse=True)  # the coordinates the code uses most come first
+    same = tiny_client.predict(digit, 4, api_name="/beta_vae")  # a number works as well as its text
+    assert [row["caption"] for row in same[1]] == [row["caption"] for row in traversal]
+
+
+def test_compare_betas_shows_every_beta_on_the_same_digit_and_latents(tiny_client, digit_files):
+    reconstructions, samples = tiny_client.predict(handle_file(str(digit_files["zero"])), 3, api_name="/compare_betas")
+    assert [item["caption"].split(":")[0] for item in reconstructions] == ["β = 0.5", "β = 1", "β = 4"]
+    assert all("error" in item["caption"] and "KL" in item["caption"] for item in reconstructions)
+    assert [item["caption"] for item in samples] == ["β = 0.5", "β = 1", "β = 4"]
+    assert all(Image.open(item["image"]).size == (8 * 112, 112) for item in samples)
+    again = tiny_client.predict(handle_file(str(digit_files["zero"])), 3, api_name="/compare_betas")[1]
+    assert [list(image.getdata()) for image in images(again)] == [list(image.getdata()) for image in images(samples)]
 
 
 def test_generate_faces_is_seeded(tiny_client):

@@ -334,6 +334,14 @@ def glasses_stand_in(client: Client, image: Path, good: GoodInputs) -> Any:
     )
 
 
+def beta_vae(client: Client, image: Path, good: GoodInputs) -> Any:
+    return client.predict(handle_file(str(image)), "4", api_name="/beta_vae")
+
+
+def compare_betas(client: Client, image: Path, good: GoodInputs) -> Any:
+    return client.predict(handle_file(str(image)), 0, api_name="/compare_betas")
+
+
 def translate_hair(client: Client, image: Path, good: GoodInputs) -> Any:
     return client.predict(handle_file(str(image)), "Automatic", api_name="/translate_hair")
 
@@ -362,6 +370,8 @@ EMPTY_DRAWING = "The drawing is empty"
         pytest.param(one_pixel_png, interpolate_vae, "too small to show a face", id="1px-vae"),
         pytest.param(one_pixel_png, reconstruct_digit, EMPTY_DRAWING, id="1px-digit"),
         pytest.param(blank_white_png, reconstruct_digit, EMPTY_DRAWING, id="empty-sketch-white-digit"),
+        pytest.param(blank_white_png, beta_vae, EMPTY_DRAWING, id="empty-sketch-white-beta-vae"),
+        pytest.param(text_named_png, compare_betas, UNREADABLE, id="text-as-png-compare-betas"),
         pytest.param(blank_transparent_png, interpolate_digits, EMPTY_DRAWING, id="empty-sketch-transparent-digits"),
         pytest.param(
             png_with_oversized_metadata,
@@ -381,6 +391,8 @@ def test_unusable_image_gets_a_clear_message(
 def test_missing_image_gets_a_clear_message(tiny_client):
     call = lambda: tiny_client.predict(None, 1.0, api_name="/edit_glasses")  # noqa: E731
     expect_clear_message(tiny_client, call, "No image was given")
+    call = lambda: tiny_client.predict(None, "4", api_name="/beta_vae")  # noqa: E731
+    expect_clear_message(tiny_client, call, "No image was given for “Digit for the β-VAEs”")
 
 
 # --- unusual images that are fine -------------------------------------------------------------
@@ -553,6 +565,11 @@ BELOW_ZERO = "is less than minimum value 0"
         pytest.param(raw("/sample_digits", 4, -INF), "Value -inf " + BELOW_ZERO, id="seed-minus-inf-digits"),
         pytest.param(lambda client, good: complete(client, "The fox", seed=-1), BELOW_ZERO, id="seed-negative-text"),
         pytest.param(predict("/interpolate_faces", 0, 10**30, 3, 1.0), ABOVE_MAX_SEED, id="seed-huge-walk"),
+        pytest.param(
+            lambda client, good: client.predict(handle_file(str(good.digit)), -1, api_name="/compare_betas"),
+            "Seed: Value -1 " + BELOW_ZERO,
+            id="seed-negative-compare-betas",
+        ),
         # steps
         pytest.param(raw("/interpolate_faces", 0, 1, NAN, 1.0), "Steps must be a number, got NaN", id="steps-nan-walk"),
         pytest.param(raw("/interpolate_faces", 0, 1, INF, 1.0), "greater than maximum value 32", id="steps-inf-walk"),
@@ -690,6 +707,16 @@ NOT_A_CHOICE = "is not in the list of choices"
             id="missing-hair-direction",
         ),
         pytest.param(predict("/generate_faces", 2, 0, 1.0, "StyleGAN"), NOT_A_CHOICE, id="unknown-face-model"),
+        pytest.param(
+            lambda client, good: client.predict(handle_file(str(good.digit)), "2", api_name="/beta_vae"),
+            "Unknown β '2': it is not in the list of choices: 0.5, 1, 4.",
+            id="unknown-beta",
+        ),
+        pytest.param(
+            lambda client, good: client.predict(handle_file(str(good.digit)), None, api_name="/beta_vae"),
+            "Unknown β None",
+            id="missing-beta",
+        ),
         pytest.param(
             lambda client, good: complete(client, "The fox", model="GPT-5 (imaginary)"),
             NOT_A_CHOICE,

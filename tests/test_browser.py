@@ -110,6 +110,30 @@ def test_empty_drawing_shows_a_message(page):
     page.get_by_text("The drawing is empty").first.wait_for(timeout=15_000)
 
 
+def test_the_reconstructed_digit_goes_to_the_beta_vaes_and_is_compared(page):
+    # The upload test reconstructed a zero: the β-VAE section has it, ready to compare.
+    page.locator("#beta-input img").first.wait_for(timeout=15_000)
+    page.locator("#compare-betas").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#beta-reconstructions img').length === 3"
+        " && document.querySelectorAll('#beta-samples img').length === 3"
+        " && document.querySelectorAll('#beta-traversal img').length === 5",
+        timeout=30_000,
+    )
+    captions = page.locator("#beta-reconstructions .caption-label").all_inner_texts()
+    assert [caption.split(":")[0] for caption in captions] == ["β = 0.5", "β = 1", "β = 4"]
+    before = image_sources(page, "beta-traversal")
+    page.locator("#beta-traverse").get_by_text("0.5", exact=True).click()  # another β: its own traversal
+    page.wait_for_function(
+        "before => { const image = document.querySelector('#beta-traversal img');"
+        " return image && image.src !== before; }",
+        arg=before[0],
+        timeout=30_000,
+    )
+    page.locator("#beta-traversal").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "digits-beta-vae.png"), full_page=True)
+
+
 @pytest.mark.parametrize(
     "tab, source_id, models",
     [

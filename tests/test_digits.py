@@ -8,7 +8,10 @@ from models.digits import (
     VAE,
     Autoencoder,
     autoencoder_loss,
+    coordinate_kl,
+    digit_kl,
     interpolate,
+    latent_traversal,
     preprocess_digit,
     reconstruct,
     sample,
@@ -43,11 +46,44 @@ def test_losses():
     assert autoencoder_loss(images, images) == 0
     assert autoencoder_loss(torch.zeros_like(images), images) > 0
     zeros = torch.zeros(4, 20)
-    loss, kl = vae_loss(images, images, zeros, zeros)
+    loss, reconstruction, kl = vae_loss(images, images, zeros, zeros)
     assert kl == 0  # the posterior equals the prior
-    assert loss > 0  # BCE of gray targets is positive even for a perfect reconstruction
-    _, kl_shifted = vae_loss(images, images, torch.ones(4, 20), zeros)
+    assert loss == reconstruction > 0  # BCE of gray targets is positive even for a perfect reconstruction
+    loss, reconstruction, kl_shifted = vae_loss(images, images, torch.ones(4, 20), zeros)
     assert kl_shifted == pytest.approx(10.0)  # 0.5 * sum(mu^2) = 0.5 * 20
+    loss_beta4, _, _ = vae_loss(images, images, torch.ones(4, 20), zeros, beta=4.0)
+    assert loss_beta4 == pytest.approx(reconstruction + 4 * 10.0)  # a β-VAE weighs the KL term by β
+
+
+def test_coordinate_kl_sums_to_the_kl_and_is_zero_at_the_prior():
+    mu, logvar = torch.randn(3, 20), torch.randn(3, 20)
+    assert torch.allclose(
+        coordinate_kl(mu, logvar).sum(1).mean(), vae_loss(*[torch.rand(3, 1, 28, 28)] * 2, mu, logvar)[2]
+    )
+    assert torch.all(coordinate_kl(torch.zeros(1, 20), torch.zeros(1, 20)) == 0)
+    assert digit_kl(VAE().eval(), torch.rand(2, 1, 28, 28)).shape == (2,)
+
+
+def test_latent_traversal_sweeps_the_most_used_coordinates():
+    torch.manual_seed(0)
+    vae = VAE().eval()
+    digit = preprocess_digit(draw_digit("zero"))
+    coordinates, kls, strips = latent_traversal(vae, digit, coordinates=3, steps=5)
+    assert strips.shape == (3, 5, 1, 28, 28) and len(coordinates) == len(set(coordinates)) == 3
+    assert kls == sorted(kls, reverse=True)
+    with torch.no_grad():
+        mu, logvar = vae.encode_distribution(digit[None])
+    assert kls[0] == pytest.approx(float(coordinate_kl(mu, logvar).max()))
+    # each strip is the digit's code with one coordinate set to -3 ... +3: its ends differ, its middle is mu's
+    latent = mu.clone()
+    latent[0, coordinates[0]] = 0.0
+    assert torch.allclose(strips[0, 2], vae.decode(latent)[0], atol=1e-6)
+    assert not torch.allclose(strips[0, 0], strips[0, -1])
+
+
+def test_the_beta_is_kept_in_the_config(tmp_path):
+    VAE(beta=4.0).save_pretrained(tmp_path)
+    assert VAE.from_pretrained(tmp_path).beta == 4.0
 
 
 def test_sample_is_seeded_and_interpolation_hits_the_ends():

@@ -10,11 +10,11 @@ import torch
 
 from models import cyclegan, dcgan, digits, face_vae, text
 from models.loading import ModelLoader, ModelSpec
-from models.registry import MODELS
+from models.registry import BETA_VAES, MODELS
 from models.registry import WEIGHTS as SHIPPED_WEIGHTS
 from training import train_cyclegan
 from training.faces import DEFAULT_FACES_DIR, FaceDataset
-from training.mnist import draw_digit
+from training.mnist import DEFAULT_MNIST_DIR, draw_digit, load_mnist
 
 WEIGHTS = Path(SHIPPED_WEIGHTS)
 MAX_FILE_BYTES = 25 * 2**20
@@ -56,6 +56,21 @@ def test_digits_reconstruct_what_they_are_shown():
         assert digits.mean_squared_error(reconstruction[1], one) > 3 * digits.mean_squared_error(
             reconstruction[1], zero
         )
+
+
+def test_beta_vaes_trade_code_size_for_reconstruction_as_beta_grows():
+    """On 1,000 MNIST test digits: the larger β, the less the code holds (KL) and the larger the error."""
+    models = {beta: shipped(name) for beta, name in BETA_VAES.items()}
+    assert all(model.beta == beta for beta, model in models.items())
+    if not (DEFAULT_MNIST_DIR / "MNIST").exists():
+        pytest.skip(f"no MNIST in {DEFAULT_MNIST_DIR}")
+    test_images = load_mnist(DEFAULT_MNIST_DIR)[1].tensors[0][:1000]
+    kls = [float(digits.digit_kl(model, test_images).mean()) for model in models.values()]
+    errors = [
+        digits.mean_squared_error(digits.reconstruct(model, test_images), test_images) for model in models.values()
+    ]
+    assert kls == sorted(kls, reverse=True) and kls[0] > 1.5 * kls[-1]
+    assert errors == sorted(errors) and errors[-1] > 1.5 * errors[0]
 
 
 def eye_band_brightness(faces: torch.Tensor) -> torch.Tensor:
@@ -107,7 +122,7 @@ def test_cyclegan_recolours_held_out_hair_both_ways_and_comes_back():
 PASSAGE = (
     "The house stood at the end of the lane, and in the evening the old woman would sit by the window "
     "and watch the road. Her son had gone to the town many years before, and she did not know whether "
-    "he would ever come back to her. \"I shall wait for him,\" she said to the doctor, \"as long as I live.\""
+    'he would ever come back to her. "I shall wait for him," she said to the doctor, "as long as I live."'
 )
 
 
@@ -122,7 +137,7 @@ def test_small_gpt_models_english_it_never_saw_and_writes_words():
     completion = text.complete(loaded, "It was late in the evening when", settings)
     words = completion.text.split()
     assert len(words) >= 20
-    assert sum(word.strip('.,;:!?"\'-').isalpha() for word in words) / len(words) > 0.8  # words, not noise
+    assert sum(word.strip(".,;:!?\"'-").isalpha() for word in words) / len(words) > 0.8  # words, not noise
     assert len(set(words)) > len(words) / 2  # not one phrase over and over
 
 

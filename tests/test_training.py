@@ -50,7 +50,7 @@ def test_tiny_training_writes_a_loadable_folder(tmp_path, model, cls):
     resumed = train_digits.main([*args, "--resume", "--epochs", "2"])
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     assert checkpoint["epoch"] == 2 and len(checkpoint["history"]["test"]) == 2
-    metric = "mse" if model == "ae" else "neg_elbo"
+    metric = "mse" if model == "ae" else "loss"
     assert resumed[metric] < metrics[metric]  # one more epoch of training lowered the test loss
 
 
@@ -66,3 +66,20 @@ def test_validation_split_exports_the_best_epoch(tmp_path):
     exported = Autoencoder.from_pretrained(out).state_dict()
     assert all(torch.equal(exported[key], value) for key, value in checkpoint["best"]["model"].items())
     assert "exported epoch (best on the validation images)" in (out / "README.md").read_text()
+
+
+def test_a_beta_vae_records_its_beta_and_what_its_code_holds(tmp_path):
+    data = tiny_synthetic_mnist(tmp_path / "mnist", count=128)
+    out = tmp_path / "out"
+    args = ["--model", "vae", "--beta", "4", "--data-dir", str(data), "--out-dir", str(out)]
+    metrics = train_digits.main([*args, "--run-dir", str(tmp_path / "run"), "--tiny", "--batch-size", "32"])
+    assert VAE.from_pretrained(out).beta == 4.0
+    assert metrics["loss"] == pytest.approx(metrics["reconstruction"] + 4 * metrics["kl"], rel=1e-4)
+    assert len(metrics["kl_per_coordinate"]) == 20 and 0 <= metrics["active_coordinates"] <= 20
+    card = (out / "README.md").read_text()
+    assert (
+        "β-VAE (β = 4)" in card and "| β (weight of the KL term) | 4 |" in card and "active latent coordinates" in card
+    )
+    assert train_digits.parse_args(["--model", "vae", "--beta", "0.5"]).out_dir.name == "digits-vae-beta0.5"
+    with pytest.raises(SystemExit):
+        train_digits.parse_args(["--model", "ae", "--beta", "4"])

@@ -2,6 +2,7 @@
 
     python -m training.train_digits --model ae --epochs 30
     python -m training.train_digits --model vae --epochs 40 --push-to-hub you/mnist-vae
+    python -m training.train_digits --model vae --beta 4       # a β-VAE: the KL term weighs 4 times
     accelerate launch -m training.train_digits --model vae      # several GPUs
 
 Writes a Hub-layout folder (config.json, model.safetensors, README.md model card) to --out-dir,
@@ -14,12 +15,13 @@ import argparse
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from accelerate import Accelerator
 from torch.utils.data import DataLoader, Subset, TensorDataset
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from models.digits import VAE, Autoencoder, autoencoder_loss, vae_loss
+from models.digits import VAE, Autoencoder, autoencoder_loss, coordinate_kl, vae_loss
 from training.common import add_run_arguments, parse_run_arguments
 from training.loop import TrainingRun, average_figures, update
 from training.mnist import DEFAULT_MNIST_DIR, load_mnist
@@ -28,15 +30,25 @@ from training.mnist import DEFAULT_MNIST_DIR, load_mnist
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["ae", "vae"], required=True)
+    parser.add_argument(
+        "--beta", type=float, default=1.0, help="VAE: weight of the KL term (1: the ELBO; other values: a β-VAE)"
+    )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_MNIST_DIR, help="torchvision MNIST root")
     parser.add_argument(
         "--val-size", type=int, default=0, help="hold out the last N training images; export the best epoch on them"
     )
     add_run_arguments(parser, name=None, epochs=30, batch_size=128, lr=1e-3, tiny="512 images")
     args = parse_run_arguments(parser, argv, "training.train_digits")
-    args.out_dir = args.out_dir or Path("weights") / f"digits-{args.model}"
-    args.run_dir = args.run_dir or Path("runs") / f"digits-{args.model}"
+    if args.model == "ae" and args.beta != 1.0:
+        parser.error("--beta is the VAE's KL weight; the autoencoder has no KL term")
+    args.out_dir = args.out_dir or Path("weights") / model_name(args.model, args.beta)
+    args.run_dir = args.run_dir or Path("runs") / model_name(args.model, args.beta)
     return args
+
+
+def model_name(model: str, beta: float) -> str:
+    """The weights folder: digits-ae, digits-vae, or digits-vae-beta4 for a β-VAE."""
+    return f"digits-{model}" if beta == 1.0 else f"digits-{model}-beta{beta:g}"
 
 
 def split_off_validation(train_set: TensorDataset, size: int) -> tuple[TensorDataset, TensorDataset]:
@@ -45,24 +57,29 @@ def split_off_validation(train_set: TensorDataset, size: int) -> tuple[TensorDat
     return TensorDataset(images[:-size], labels[:-size]), TensorDataset(images[-size:], labels[-size:])
 
 
-def compute_loss(model, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """The training loss and the figures to log; works on an accelerate-wrapped model too."""
+def compute_loss(model, images: torch.Tensor, beta: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """The training loss and the figures to log; works on an accelerate-wrapped model too.
+
+    VAE figures, in nats per image: the loss (reconstruction + β·KL), its parts, and the negative ELBO.
+    """
     if isinstance(images, list):
         images = images[0]
     output = model(images)
     if isinstance(output, tuple):  # VAE: (reconstruction, mu, logvar)
-        loss, kl = vae_loss(*output[:1], images, *output[1:])
-        return loss, {"neg_elbo": loss.item(), "kl": kl.item()}
+        loss, reconstruction, kl = vae_loss(*output[:1], images, *output[1:], beta=beta)
+        figures = {"loss": loss.item(), "reconstruction": reconstruction.item(), "kl": kl.item()}
+        return loss, {**figures, "neg_elbo": figures["reconstruction"] + figures["kl"]}
     loss = autoencoder_loss(output, images)
     return loss, {"mse": loss.item()}
 
 
 @torch.no_grad()
-def evaluate(model, loader: DataLoader, accelerator: Accelerator) -> dict[str, float]:
+def evaluate(model, loader: DataLoader, accelerator: Accelerator, beta: float = 1.0) -> dict[str, float]:
     """Average of each logged figure over the whole test set (all processes)."""
     model.eval()
     torch.manual_seed(1234)  # the VAE's ELBO estimate samples one latent per image
-    figures = average_figures(((len(images), compute_loss(model, images)[1]) for images, _ in loader), accelerator)
+    batches = ((len(images), compute_loss(model, images, beta)[1]) for images, _ in loader)
+    figures = average_figures(batches, accelerator)
     model.train()
     return figures
 
@@ -83,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     run = TrainingRun(args)  # seeds torch first: the model's initial weights come from --seed
     accelerator = run.accelerator
-    model = Autoencoder() if args.model == "ae" else VAE()
+    model = Autoencoder() if args.model == "ae" else VAE(beta=args.beta)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     run.track(model=model, optimizer=optimizer)
 
@@ -101,22 +118,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model, optimizer, train_loader, test_loader = accelerator.prepare(model, optimizer, train_loader, test_loader)
     if val_loader:
         val_loader = accelerator.prepare(val_loader)
-    metric = "mse" if args.model == "ae" else "neg_elbo"
+    metric = "mse" if args.model == "ae" else "loss"
     test_figures: dict[str, float] = {}
     for epoch in range(start_epoch, args.epochs + 1):
         running, batches = 0.0, 0
         progress = tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", disable=not run.is_main_process)
         for images, _ in progress:
-            loss, figures = compute_loss(model, images)
+            loss, figures = compute_loss(model, images, args.beta)
             update(optimizer, loss, accelerator)
             running, batches = running + figures[metric], batches + 1
             progress.set_postfix({metric: f"{running / batches:.4f}"})
 
-        test_figures = evaluate(model, test_loader, accelerator)
+        test_figures = evaluate(model, test_loader, accelerator, args.beta)
         run.log(train=running / batches, test=test_figures[metric])
         accelerator.print(f"epoch {epoch}: train {metric} {running / batches:.4f}, test {test_figures}")
         if val_loader:
-            val_metric = evaluate(model, val_loader, accelerator)[metric]
+            val_metric = evaluate(model, val_loader, accelerator, args.beta)[metric]
             run.log(validation=val_metric)
             accelerator.print(f"epoch {epoch}: validation {metric} {val_metric:.4f}")
             if val_metric < best["val"]:
@@ -130,12 +147,37 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator.unwrap_model(model).load_state_dict(best["model"])
         test_figures = {}
     if not test_figures:  # a restored best epoch, or a resumed run that had already finished
-        test_figures = evaluate(model, test_loader, accelerator)
+        test_figures = evaluate(model, test_loader, accelerator, args.beta)
     if best["model"] is not None:
         test_figures["selected_epoch"] = best["epoch"]
+    if args.model == "vae":
+        test_figures.update(latent_usage(accelerator.unwrap_model(model), test_loader))
     if run.is_main_process:
         export(accelerator.unwrap_model(model), run, test_figures, len(run.history["test"]))
     return test_figures
+
+
+ACTIVE_KL_NATS = 0.1  # a coordinate whose mean KL is below this carries (almost) nothing: the prior's noise
+
+
+@torch.no_grad()
+def latent_usage(model: VAE, loader: DataLoader) -> dict:
+    """What the code holds, on the test set: each coordinate's mean KL (nats), how many are active, and the
+    mean squared error per pixel of reconstructions through the posterior mean (what the app shows)."""
+    model.eval()
+    kl_sum, squared_error, count = 0.0, 0.0, 0
+    for images, _ in loader:
+        mu, logvar = model.encode_distribution(images)
+        kl_sum = kl_sum + coordinate_kl(mu, logvar).sum(0)
+        squared_error += F.mse_loss(model.decode(mu), images, reduction="sum").item()
+        count += len(images)
+    model.train()
+    coordinate_kls = (kl_sum / count).tolist()
+    return {
+        "mse": squared_error / (count * images[0].numel()),
+        "active_coordinates": sum(kl > ACTIVE_KL_NATS for kl in coordinate_kls),
+        "kl_per_coordinate": [round(kl, 3) for kl in coordinate_kls],
+    }
 
 
 def mnist_splits(val_size: int) -> str:
@@ -155,13 +197,32 @@ def export(model, run: TrainingRun, metrics: dict[str, float], epochs: int) -> N
         description = "The book's dense autoencoder (784 → 200 → 20 → 200 → 784, ReLU, sigmoid output), MSE loss."
     else:
         results = {
+            "β (weight of the KL term)": f"{args.beta:g}",
+            "test reconstruction error (BCE, nats per image)": f"{metrics['reconstruction']:.2f}",
+            "test KL (nats per image)": f"{metrics['kl']:.2f}",
             "test negative ELBO (nats per image)": f"{metrics['neg_elbo']:.2f}",
-            "of which KL (nats per image)": f"{metrics['kl']:.2f}",
+            "test MSE per pixel (reconstruction through the posterior mean)": f"{metrics['mse']:.4f}",
+            f"active latent coordinates (mean KL > {ACTIVE_KL_NATS} nats)": f"{metrics['active_coordinates']} of 20",
+            "mean KL of each coordinate, largest first (nats)": ", ".join(
+                f"{kl:.2f}" for kl in sorted(metrics["kl_per_coordinate"], reverse=True)
+            ),
         }
         description = (
             "A convolutional VAE with a 20-d latent (two stride-2 convolutions, 256 hidden units, mirrored "
             "decoder, sigmoid output), trained on BCE + KL: the negative ELBO in nats per image."
         )
+        if args.beta != 1.0:
+            name = f"β-VAE (β = {args.beta:g})"
+            description = (
+                f"The suite's convolutional MNIST VAE (20-d latent) trained with the KL term weighted by β = "
+                f"{args.beta:g}: the loss is BCE + {args.beta:g}·KL (Higgins et al. 2017). "
+                + (
+                    "A β above 1 pushes the code towards the prior: fewer coordinates in use, blurrier "
+                    "reconstructions, smoother samples."
+                    if args.beta > 1
+                    else "A β below 1 lets the code hold more: sharper reconstructions, samples further from digits."
+                )
+            )
     if "selected_epoch" in metrics:
         results["exported epoch (best on the validation images)"] = metrics["selected_epoch"]
     run.publish(
@@ -170,7 +231,8 @@ def export(model, run: TrainingRun, metrics: dict[str, float], epochs: int) -> N
         title=f"MNIST {name} (generative models suite)",
         description=description,
         license="cc-by-sa-3.0",
-        tags=["mnist", "autoencoder" if is_ae else "vae", "generative-models-suite"],
+        tags=["mnist", "autoencoder" if is_ae else "vae", "generative-models-suite"]
+        + (["beta-vae"] if args.beta != 1.0 else []),
         data=(
             f"MNIST ({'the first 512 images: a tiny smoke run' if args.tiny else mnist_splits(args.val_size)}), "
             "by Yann LeCun, "
@@ -180,9 +242,11 @@ def export(model, run: TrainingRun, metrics: dict[str, float], epochs: int) -> N
             "epochs": epochs,
             "batch size": args.batch_size,
             "optimizer": f"Adam, lr {args.lr}",
+            **({} if is_ae else {"β (weight of the KL term)": f"{args.beta:g}"}),
         },
         metrics=results,
-        usage=f'from models.digits import {name}\nmodel = {name}.from_pretrained("{args.push_to_hub or args.out_dir}")',
+        usage=f"from models.digits import {type(model).__name__}\n"
+        f'model = {type(model).__name__}.from_pretrained("{args.push_to_hub or args.out_dir}")',
     )
 
 
