@@ -33,10 +33,11 @@ MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "hair-cyclegan": ("generative-models-suite/celeba-hair-cyclegan", cyclegan.load_cyclegan),
     "text-gpt2": ("openai-community/gpt2", text.load_text_model),  # no shipped copy: Hub or HF cache only
     "text-gpt2-small": ("generative-models-suite/text-gpt2-small", text.load_text_model),
+    "text-lstm": ("generative-models-suite/text-lstm", text.load_text_model),
 }
 # The digits VAE trained at other weights of its KL term (β-VAEs), beside the VAE itself (β = 1), by β.
 BETA_VAES = {0.5: "digits-vae-beta0.5", 1.0: "digits-vae", 4.0: "digits-vae-beta4"}
-TEXT_MODELS = ("text-gpt2", "text-gpt2-small")
+TEXT_MODELS = ("text-gpt2", "text-gpt2-small", "text-lstm")
 # transformers takes seconds to import, longer than the rest of the app's start: the page comes up first,
 # and these load in a background thread (see `models.loading.finish_loading`).
 LOAD_AFTER_START = TEXT_MODELS

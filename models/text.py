@@ -1,14 +1,16 @@
-"""Text: GPT-2 text completion with Hugging Face transformers (our small GPT-2 or OpenAI's).
+"""Text: completion with GPT-2 (our small one or OpenAI's, Hugging Face transformers) or our LSTM (models/lstm.py).
 
 `load_text_model(folder)` is the app's load_fn: it loads any GPT-2 folder in Hub layout (config.json,
-safetensors weights, tokenizer files) on the CPU, in float32 (even when the weights are stored in float16), or
-in bfloat16 where that pays (`PRECISIONS`).
+safetensors weights, tokenizer files), or an LSTM folder (config.json with "model_type": "lstm", and the same
+tokenizer files), on the CPU, in float32 (even when the weights are stored in float16), or in bfloat16 where
+that pays (`PRECISIONS`). Both generate through the same `generate` arguments.
 `stream_completion(loaded, prompt, settings, stop_event)` streams the growing completion while
 `model.generate` runs in a thread; `complete` is the same, waiting for the end.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -21,6 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from models.lstm import MODEL_TYPE as LSTM_MODEL_TYPE
+from models.lstm import LSTMLanguageModel
 
 # transformers takes seconds to import: it is imported where a model is loaded or run, so the
 # app starts fast and pays for it only when it has a text model.
@@ -45,9 +50,9 @@ UPDATE_INTERVAL_S = 0.05
 
 @dataclass
 class TextModel:
-    """A causal language model with its tokenizer, ready for generation (eval mode)."""
+    """A causal language model (transformers' GPT-2 or our LSTM) and its tokenizer, ready to generate (eval mode)."""
 
-    model: PreTrainedModel
+    model: PreTrainedModel | LSTMLanguageModel
     tokenizer: Any
     name: str
     # One generation at a time per model: seeding uses torch's global generator, shared by all threads.
@@ -59,6 +64,9 @@ class TextModel:
 
     @property
     def context_length(self) -> int:
+        """The most tokens, prompt and completion together, that a generation may use."""
+        if isinstance(self.model, LSTMLanguageModel):
+            return int(self.model.context_length)
         return int(self.model.config.max_position_embeddings)
 
     @property
@@ -71,21 +79,44 @@ class TextModel:
 
 
 def load_text_model(folder: Path, precision: str = "auto") -> TextModel:
-    """Load a GPT-2 folder (ours or openai-community/gpt2) for CPU inference; `precision` is one of PRECISIONS."""
+    """Load a GPT-2 folder (ours or openai-community/gpt2) or an LSTM folder (ours) for CPU inference;
+    `precision` is one of PRECISIONS."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} has no config.json: not a model folder")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     # float32 first: weights shipped in float16 are upcast, as half precision is slow and lossy on CPU.
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
-    if precision == "bfloat16" or (precision == "auto" and prefers_bfloat16(model.num_parameters())):
+    if is_lstm_folder(folder):
+        model = LSTMLanguageModel.from_pretrained(folder)  # built in float32; float16 weights are upcast
+    else:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    if precision == "bfloat16" or (precision == "auto" and prefers_bfloat16(parameters)):
         model = model.to(torch.bfloat16)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer = load_tokenizer(folder)
     model.eval()
     return TextModel(model=model, tokenizer=tokenizer, name=_human_name(folder, model))
+
+
+def is_lstm_folder(folder: Path) -> bool:
+    """Whether config.json describes our LSTM ("model_type": "lstm") rather than a transformers model."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # transformers reports a broken config better
+    return isinstance(config, dict) and config.get("model_type") == LSTM_MODEL_TYPE
+
+
+def load_tokenizer(folder: Path) -> Any:
+    """The folder's tokenizer (tokenizer.json, tokenizer_config.json), with transformers' AutoTokenizer."""
+    from transformers import AutoTokenizer, PretrainedConfig
+
+    # An LSTM folder's config.json is not one transformers knows (it would warn): tokenizer_config.json says it all.
+    config = PretrainedConfig() if is_lstm_folder(folder) else None
+    return AutoTokenizer.from_pretrained(folder, config=config)
 
 
 def bfloat16_is_native() -> bool:
@@ -97,13 +128,15 @@ def prefers_bfloat16(parameters: int) -> bool:
     return parameters >= BFLOAT16_MIN_PARAMETERS and bfloat16_is_native()
 
 
-def _human_name(folder: Path, model: PreTrainedModel) -> str:
+def _human_name(folder: Path, model: PreTrainedModel | LSTMLanguageModel) -> str:
     """The model card's title (e.g. "GPT-2"), else a description from the config."""
     card = folder / "README.md"
     if card.exists():
         for line in card.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.startswith("# "):
                 return line[2:].strip()
+    if isinstance(model, LSTMLanguageModel):
+        return f"LSTM ({model.n_layer} layers, {model.hidden_size} wide)"
     config = model.config
     return f"{config.model_type} ({config.num_hidden_layers} layers, {config.hidden_size} wide)"
 

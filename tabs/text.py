@@ -1,4 +1,4 @@
-"""Text completion tab: GPT-2 from the Hub, or the small GPT-2 trained here, streaming as it writes."""
+"""Text completion tab: GPT-2 from the Hub, or the small GPT-2 or the LSTM trained here, streaming as it writes."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ class TextTab:
         model: str | None = None,
         request: gr.Request | None = None,
     ):
-        """Continue a prompt with GPT-2, streaming the text as it is generated.
+        """Continue a prompt with GPT-2 or an LSTM, streaming the text as it is generated.
 
         Args:
             prompt: the beginning of a text; a prompt longer than the model's context keeps its end.
@@ -82,8 +82,8 @@ class TextTab:
             top_p: sample among the likeliest tokens that make up this much probability, 0.01 to 1.
             repetition_penalty: 1 (none) to 2; discourages repeating tokens.
             seed: random seed for reproducible text; empty picks one (reported in the status).
-            model: which model answers, "text-gpt2" (OpenAI's) or "text-gpt2-small" (trained here);
-                empty takes the first available.
+            model: which model answers, "text-gpt2" (OpenAI's), "text-gpt2-small" (a small GPT-2 trained here)
+                or "text-lstm" (an LSTM trained here on the same books); empty takes the first available.
         Yields:
             The prompt and its continuation so far, and a status line (tokens per second, seed, notices).
         """
@@ -135,7 +135,8 @@ def build(tab: TextTab) -> gr.Radio:
     """The tab; returns the model choice, whose labels the app fills in once the text models have loaded."""
     gr.Markdown(
         "Type the beginning of a text and watch GPT-2 continue it, token by token. "
-        "Without the Hub, the small GPT-2 trained here on public-domain novels answers."
+        "Without the Hub, the small GPT-2 trained here on public-domain novels answers; the LSTM trained on the "
+        "same novels, an older kind of language model that reads one token at a time, is the other choice."
     )
     with gr.Row():
         with gr.Column(scale=3):

@@ -49,7 +49,15 @@ def train_tiny_models(root: Path) -> Path:
     Seconds of training each: enough to check the app's wiring and its handling of bad input,
     whatever weights are shipped.
     """
-    from training import train_attributes, train_cyclegan, train_dcgan, train_digits, train_face_vae, train_gpt
+    from training import (
+        train_attributes,
+        train_cyclegan,
+        train_dcgan,
+        train_digits,
+        train_face_vae,
+        train_gpt,
+        train_lstm,
+    )
     from training.faces import tiny_synthetic_faces
     from training.mnist import tiny_synthetic_mnist
 
@@ -76,6 +84,11 @@ def train_tiny_models(root: Path) -> Path:
     train_gpt.main(
         ["--data-dir", str(books), "--val-book", "held_out.txt", "--tiny"]
         + ["--out-dir", str(weights / "text-gpt2-small"), "--run-dir", str(root / "run-text")]
+    )
+    train_lstm.main(  # with the GPT's tokenizer, as the shipped LSTM
+        ["--data-dir", str(books), "--val-book", "held_out.txt", "--tiny"]
+        + ["--tokenizer", str(weights / "text-gpt2-small")]
+        + ["--out-dir", str(weights / "text-lstm"), "--run-dir", str(root / "run-text-lstm")]
     )
     return weights
 

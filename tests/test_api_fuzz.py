@@ -28,7 +28,9 @@ scalars = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
-    st.sampled_from(["", "nan", "None", "DCGAN", "Automatic", "text-gpt2-small", "../../etc/passwd", "🦊" * 5]),
+    st.sampled_from(
+        ["", "nan", "None", "DCGAN", "Automatic", "text-gpt2-small", "text-lstm", "../../etc/passwd", "🦊" * 5]
+    ),
 )
 file_references = st.fixed_dictionaries(
     {},

@@ -31,6 +31,7 @@ def test_status_reports_the_tiny_models(tiny_client):
     status = tiny_client.predict(api_name="/model_status")
     assert "faces-vae**: shipped weights" in status and "faces-dcgan**: shipped weights" in status
     assert "digits-ae**: shipped weights" in status and "text-gpt2-small**: shipped weights" in status
+    assert "text-lstm**: shipped weights" in status
     assert "digits-vae-beta4**: shipped weights" in status and "digits-vae-beta0.5**: shipped weights" in status
 
 
@@ -173,6 +174,17 @@ def test_complete_text_takes_the_model_by_name(tiny_client):
         tiny_client.predict("It was a cold day", 8, 0.8, 50, 0.95, 1.1, 5, "text-gpt2", api_name="/complete_text")
     with pytest.raises(AppError, match="not in the list of choices"):
         tiny_client.predict("It was a cold day", 8, 0.8, 50, 0.95, 1.1, 5, "gpt-5", api_name="/complete_text")
+
+
+def test_complete_text_with_the_lstm_streams_and_is_seeded(tiny_client):
+    arguments = ("It was a cold day", 16, 0.8, 50, 0.95, 1.1, 5, "text-lstm")
+    job = tiny_client.submit(*arguments, api_name="/complete_text")
+    updates = list(job)
+    assert len(updates) >= 3  # partial results arrive before the end
+    final_text, status = job.result()
+    assert final_text.startswith("It was a cold day") and len(final_text) > len("It was a cold day")
+    assert "tokens/s" in status and "seed 5" in status
+    assert tiny_client.predict(*arguments, api_name="/complete_text")[0] == final_text
 
 
 def test_text_bad_input(tiny_client):

@@ -32,8 +32,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from accelerate import Accelerator
 from tqdm import tqdm
 from transformers import (
     AutoConfig,
@@ -45,19 +43,21 @@ from transformers import (
 )
 
 from models.text import GenerationSettings, TextModel, complete
-from training.books import END_OF_TEXT, encode_books, find_books, random_windows, train_tokenizer
-from training.common import DATA_ROOT, command_line
+from training.books import (
+    add_book_arguments,
+    describe_data,
+    encode_books,
+    evaluate,
+    find_books,
+    random_windows,
+    resolve_val_books,
+    train_tokenizer,
+    validation_sets,
+)
+from training.common import command_line
 from training.loop import TrainingRun, update
 from training.prepare_text import prepare_book
 
-# Kafka's Metamorphosis is the smallest book (119 KB, 1.4% of the corpus), plain narrative prose with no
-# front matter, and by an author with no other book in the training set: it measures English, not memory.
-VAL_BOOK = "kafka_metamorphosis.txt"
-# A second kind of text: Carroll's Alice (144 KB) is a children's fantasy with single-quoted dialogue and nonsense
-# verse, by an author with no other book here; small, so holding it out costs the training set little.
-SECOND_VAL_BOOK = "carroll_alices_adventures_in_wonderland.txt"
-# Not prose: a play in verse, whose line breaks are the text (preparing it as prose would join its verse lines).
-NOT_PROSE = ["tinyshakespeare.txt"]
 FILE_LIMIT_BYTES = 25 * 2**20  # the most a shipped file may weigh
 
 # Defaults per mode; any flag given on the command line wins. --tiny applies on top of either mode.
@@ -76,17 +76,7 @@ TINY = dict(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DATA_ROOT / "text", help="folder of UTF-8 .txt books")
-    parser.add_argument("--books", nargs="+", default=["*.txt"], help="glob patterns of the training books")
-    parser.add_argument("--val-book", default=VAL_BOOK, help="file name of the book held out for validation")
-    parser.add_argument(
-        "--val-book2",
-        help=f"a second held-out book, another kind of text (default {SECOND_VAL_BOOK} where --data-dir has it; "
-        "'none': no second)",
-    )
-    parser.add_argument(
-        "--exclude", nargs="*", default=NOT_PROSE, help=f"file names never trained on (default {' '.join(NOT_PROSE)})"
-    )
+    add_book_arguments(parser)  # --data-dir, --books, --val-book, --val-book2, --exclude
     parser.add_argument("--init-from", metavar="REPO_OR_DIR", help="fine-tune this pretrained GPT-2 instead")
     parser.add_argument("--vocab-size", type=int, help="BPE vocabulary, from scratch (default 8192)")
     parser.add_argument("--n-layer", type=int, help="from scratch (default 4)")
@@ -120,41 +110,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
-    if args.val_book2 is None:  # the default, where the data has it (small test folders do not)
-        has_default = (args.data_dir / SECOND_VAL_BOOK).is_file() and args.val_book != SECOND_VAL_BOOK
-        args.val_book2 = SECOND_VAL_BOOK if has_default else ""
-    elif args.val_book2.lower() == "none":
-        args.val_book2 = ""
+    resolve_val_books(args)
     return args
 
 
 # ----------------------------------------------------------------------------------------------
-# Evaluation
-
-
-@torch.no_grad()
-def evaluate(
-    model, val_ids: torch.Tensor, val_bytes: int, context: int, batch_size: int, accelerator: Accelerator
-) -> tuple[float, float]:
-    """Validation loss in nats per token, and in bits per byte of text, over the whole book (all processes).
-
-    The stream is cut into consecutive windows, so every token is predicted exactly once, from the
-    tokens before it in its window (on average half a context): a slight overestimate of the loss.
-    """
-    model.eval()
-    inputs, targets = val_ids[:-1], val_ids[1:]
-    padding = -len(inputs) % context
-    inputs = F.pad(inputs, (0, padding), value=0).view(-1, context)
-    targets = F.pad(targets, (0, padding), value=-100).view(-1, context)  # -100: not a prediction
-    total_nats = torch.zeros((), device=accelerator.device, dtype=torch.float64)
-    for first in range(accelerator.process_index * batch_size, len(inputs), accelerator.num_processes * batch_size):
-        batch_inputs = inputs[first : first + batch_size].to(accelerator.device)
-        batch_targets = targets[first : first + batch_size].to(accelerator.device)
-        logits = model(input_ids=batch_inputs).logits.float()
-        total_nats += F.cross_entropy(logits.flatten(0, 1), batch_targets.flatten(), reduction="sum")
-    model.train()
-    total_nats = float(accelerator.reduce(total_nats, "sum"))
-    return total_nats / (len(val_ids) - 1), total_nats / math.log(2) / val_bytes
+# Learning rate
 
 
 def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
@@ -210,14 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         raise ValueError(f"--context {args.context} exceeds the model's {model.config.n_positions} positions")
 
     train_ids = encode_books(tokenizer, train_texts)
-    # Each validation book follows an <|endoftext|>, as each training book does: every one of its tokens is predicted.
-    val_sets = [
-        (
-            torch.tensor([tokenizer.eos_token_id] + tokenizer.encode(text, add_special_tokens=False, verbose=False)),
-            len(text.encode("utf-8")),
-        )
-        for text in val_texts
-    ]
+    val_sets = validation_sets(tokenizer, val_texts)  # (token ids, bytes) of each held-out book
     if len(train_ids) <= args.context:
         raise ValueError(f"only {len(train_ids)} training tokens: fewer than one --context window")
     described = "; ".join(
@@ -401,17 +355,6 @@ def export(model, tokenizer, run: TrainingRun, metrics: dict, summary: dict, dat
         " Bits per byte = total validation nats / ln 2 / UTF-8 bytes of the validation book: unlike the loss per "
         "token, it does not depend on the tokenizer."
     )
-    validation = [f"{path.name} ({size:,} bytes)" for path, size in zip(data["validation"], data["val_bytes"])]
-    if len(validation) > 1:
-        validation = [
-            f'the whole of {validation[0]} ("validation")',
-            f'and, as a second kind of text, the whole of {validation[1]} ("second validation")',
-        ]
-    else:
-        validation = [f"the whole of {validation[0]}"]
-    left_out = [name for name in args.exclude if (args.data_dir / name).is_file()]
-    why = " (not prose: a play in verse, whose line breaks are the text)" if left_out == NOT_PROSE else ""
-    excluded = f" Left out: {', '.join(left_out)}{why}." if left_out else ""
     oversized = [path.name for path in args.out_dir.iterdir() if path.stat().st_size > FILE_LIMIT_BYTES]
     if oversized:
         print(f"Note: {', '.join(oversized)} exceed {FILE_LIMIT_BYTES // 2**20} MiB: push to the Hub, do not ship.")
@@ -423,14 +366,8 @@ def export(model, tokenizer, run: TrainingRun, metrics: dict, summary: dict, dat
         description=description,
         license="mit",
         tags=tags,
-        data=(
-            f"{len(train_names)} training books ({data['train_tokens']:,} tokens, each followed by {END_OF_TEXT}): "
-            f"{', '.join(train_names)}. Validation: {' '.join(validation)}, never trained on.{excluded} "
-            "Every book is prepared as prose by training/prepare_text.py: one line per paragraph and a blank line "
-            "between paragraphs (Gutenberg's hard wrapping undone), front matter removed, spaces normalised, "
-            "dashes and quotes made consistent within each book; bits per byte are per byte of the prepared text. "
-            "The books are in the public domain in the United States: Project Gutenberg texts without the "
-            "Gutenberg header and license."
+        data=describe_data(
+            data["train"], data["train_tokens"], data["validation"], data["val_bytes"], args.exclude, args.data_dir
         ),
         training={
             "mode": f"fine-tuned from {args.init_from}" if args.init_from else "from scratch",
