@@ -123,8 +123,8 @@ def build_app(models: dict[str, LoadedModel], stream_interval_s: float = UPDATE_
             beta_vaes = {beta: models[name] for beta, name in BETA_VAES.items()}
             digits.build(digits.DigitsTab(models["digits-ae"], models["digits-vae"], beta_vaes))
         with gr.Tab("Face generation: DCGAN", id="faces"):
-            show_sources(models, "faces-dcgan", "faces-vae", elem_id="faces-source")
-            faces.build(faces.FacesTab(models["faces-dcgan"], models["faces-vae"]))
+            show_sources(models, "faces-dcgan", "faces-vae", "faces-cgan", elem_id="faces-source")
+            faces.build(faces.FacesTab(models["faces-dcgan"], models["faces-vae"], models["faces-cgan"]))
         with gr.Tab("Glasses arithmetic: face VAE", id="glasses"):
             show_sources(models, "faces-vae", elem_id="glasses-source")
             glasses.build(glasses.GlassesTab(models["faces-vae"], models["face-attributes"]))

@@ -90,7 +90,7 @@ def endpoint_cases(
         models = load_models(offline=True, overrides={}, weights_dir=weights_dir)
     available = {name for name, loaded in models.items() if loaded.available}
     digits_tab = DigitsTab(models["digits-ae"], models["digits-vae"], {b: models[n] for b, n in BETA_VAES.items()})
-    faces_tab = FacesTab(models["faces-dcgan"], models["faces-vae"])
+    faces_tab = FacesTab(models["faces-dcgan"], models["faces-vae"], models["faces-cgan"])
     glasses_tab = GlassesTab(models["faces-vae"], models["face-attributes"])
     hair_tab = HairTab(models["hair-cyclegan"])
     preset = next(iter(face_vae.PRESETS))
@@ -116,6 +116,12 @@ def endpoint_cases(
         ),
         "/generate_faces": ({"faces-dcgan"}, (16, 0, 1.0, "DCGAN"), lambda: faces_tab.generate_faces(16, 0, 1.0)),
         "/interpolate_faces": ({"faces-dcgan"}, (0, 1, 10, 1.0), lambda: faces_tab.interpolate_faces(0, 1, 10, 1.0)),
+        "/conditional_faces": (
+            {"faces-cgan"},
+            (16, 0, "with glasses"),
+            lambda: faces_tab.conditional_faces(16, 0, "with glasses"),
+        ),
+        "/slide_glasses": ({"faces-cgan"}, (0, 0.5), lambda: faces_tab.slide_glasses(0, 0.5)),
         "/glasses_arithmetic": (
             {"faces-vae"},
             (preset, 0, 0, 0, 0, *no_faces),

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from models import attributes, cyclegan, dcgan, digits, face_vae, text
+from models import attributes, conditional_gan, cyclegan, dcgan, digits, face_vae, text
 from models.loading import LoadedModel, ModelLoader, spec_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,7 @@ MODELS: dict[str, tuple[str, Callable[[Path], Any]]] = {
     "digits-vae-beta0.5": ("generative-models-suite/mnist-beta-vae-0.5", digits.VAE.from_pretrained),
     "digits-vae-beta4": ("generative-models-suite/mnist-beta-vae-4", digits.VAE.from_pretrained),
     "faces-dcgan": ("generative-models-suite/celeba-dcgan", dcgan.load_generator),
+    "faces-cgan": ("generative-models-suite/celeba-glasses-cgan", conditional_gan.load_conditional_generator),
     "faces-vae": ("generative-models-suite/celeba-vae", face_vae.load_face_vae),
     # Not a tab: it says on the glasses tab what an edit did (glasses, and whether it changed more).
     "face-attributes": ("generative-models-suite/celeba-attributes", attributes.load_attribute_classifier),

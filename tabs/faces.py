@@ -1,4 +1,5 @@
-"""Face generation tab: the DCGAN's faces from a seed, walks between seeds, and the face VAE's samples to compare."""
+"""Face generation tab: the DCGAN's faces from a seed, walks between seeds, the face VAE's samples to compare, and
+the conditional GAN's faces with or without glasses, by label."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from models import dcgan, face_vae
+from models import conditional_gan, dcgan, face_vae
 from models.loading import LoadedModel
 from tabs.common import (
     EVENT,
@@ -32,11 +33,14 @@ MAX_WALK_STEPS = 32
 MIN_NOISE_SCALE, MAX_NOISE_SCALE = 0.6, 1.5
 FACE_MODELS = ("DCGAN", "VAE")
 KEPT_WALKS = 64  # animated walks kept on disk, by turns (Gradio copies each one as it answers)
+GLASSES_LABELS = conditional_gan.LABELS  # "without glasses" (label 0), "with glasses" (label 1)
+SWEEP_STEPS = 9
 
 
 class FacesTab:
-    def __init__(self, generator: LoadedModel, vae: LoadedModel):
-        self.generator, self.vae = generator, vae
+    def __init__(self, generator: LoadedModel, vae: LoadedModel, conditional: LoadedModel | None = None):
+        """`conditional`: the conditional GAN that draws faces with or without glasses, by label."""
+        self.generator, self.vae, self.conditional = generator, vae, conditional
         self.walks = Path(tempfile.mkdtemp(prefix="face-walks-"))
         self.walk_count = itertools.count()
 
@@ -86,6 +90,43 @@ class FacesTab:
         gif = dcgan.save_animated_gif(frames, self.next_walk_path(), frame_ms=120, scale=2)
         return face_images(frames), str(gif)
 
+    @user_errors
+    def conditional_faces(self, count: float, seed: float, glasses: str) -> list[Image.Image]:
+        """Faces from the conditional GAN, all with or all without glasses.
+
+        Args:
+            count: how many faces, 1 to 64.
+            seed: random seed, 0 to 2**31 - 1; the same seed gives the same people with and without glasses.
+            glasses: "with glasses" or "without glasses".
+        Returns:
+            The faces at the model's native size (64×64).
+        """
+        count = whole_number(count, "Count", 1, MAX_FACES)
+        seed = whole_number(seed, "Seed", 0, MAX_SEED)
+        label = GLASSES_LABELS.index(choice(glasses, "Glasses", GLASSES_LABELS))
+        return face_images(conditional_gan.generate(self._conditional(), count, seed, float(label)))
+
+    @user_errors
+    def slide_glasses(self, seed: float, glasses: float) -> tuple[Image.Image, list[Image.Image]]:
+        """One face of the conditional GAN with its label anywhere between "without" (0) and "with glasses" (1).
+
+        Args:
+            seed: random seed; the face is the seed's first face in `/conditional_faces`.
+            glasses: the label, 0 (without glasses) to 1 (with glasses); values between blend the two.
+        Returns:
+            The face at that label, and the face at 9 labels from 0 to 1 (all 64×64).
+        """
+        seed = whole_number(seed, "Seed", 0, MAX_SEED)
+        glasses = number(glasses, "Glasses", 0, 1)
+        generator = self._conditional()
+        face = conditional_gan.generate(generator, 1, seed, glasses)
+        return face_images(face)[0], face_images(conditional_gan.glasses_sweep(generator, seed, SWEEP_STEPS))
+
+    def _conditional(self) -> conditional_gan.ConditionalGenerator:
+        if self.conditional is None:
+            raise gr.Error("This app was started without the conditional GAN.")
+        return require(self.conditional)
+
 
 def build(tab: FacesTab) -> None:
     gr.Markdown(
@@ -127,3 +168,35 @@ def build(tab: FacesTab) -> None:
         api_name="interpolate_faces",
         **EVENT,
     )
+
+    gr.Markdown(
+        "### Conditional GAN: glasses by label\n"
+        "A GAN that is told what to draw: its generator gets a label, **with** or **without glasses**, beside "
+        "the noise, and its discriminator judges a face against its label. The label enters the generator "
+        "after the face's layout is drawn (at 8×8 pixels), so the same seed gives the same person both ways. "
+        "The label is a number, 0 (without) to 1 (with): slide it to blend the two."
+    )
+    with gr.Row():
+        conditional_count = gr.Slider(1, MAX_FACES, value=8, step=1, label="Faces")
+        conditional_seed = gr.Number(value=0, step=1, label="Seed", minimum=0, maximum=MAX_SEED)
+        glasses = gr.Radio(list(GLASSES_LABELS), value=GLASSES_LABELS[1], label="Glasses", elem_id="conditional-label")
+        conditional_generate = gr.Button("Generate", variant="primary", elem_id="conditional-generate")
+    conditional_gallery = gallery("Conditional GAN", elem_id="conditional-gallery")
+    conditional_inputs = [conditional_count, conditional_seed, glasses]
+    conditional_generate.click(
+        model_handler(tab.conditional_faces),
+        conditional_inputs,
+        conditional_gallery,
+        api_name="conditional_faces",
+        **EVENT,
+    )
+    glasses.change(
+        model_handler(tab.conditional_faces), conditional_inputs, conditional_gallery, api_visibility="private", **EVENT
+    )
+    with gr.Row():
+        amount = gr.Slider(0, 1, value=0.5, step=0.05, label="Glasses: 0 without, 1 with", scale=2)
+        slid_face = gr.Image(label="The seed's first face", format="png", height=256, elem_id="slid-face", scale=1)
+    sweep = gallery("From without to with glasses", columns=SWEEP_STEPS, elem_id="glasses-sweep")
+    slide = model_handler(tab.slide_glasses)
+    amount.release(slide, [conditional_seed, amount], [slid_face, sweep], api_name="slide_glasses", **EVENT)
+    conditional_generate.click(slide, [conditional_seed, amount], [slid_face, sweep], api_visibility="private", **EVENT)

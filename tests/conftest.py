@@ -51,6 +51,7 @@ def train_tiny_models(root: Path) -> Path:
     """
     from training import (
         train_attributes,
+        train_conditional_gan,
         train_cyclegan,
         train_dcgan,
         train_digits,
@@ -73,6 +74,9 @@ def train_tiny_models(root: Path) -> Path:
     common = ["--data-dir", str(faces), "--tiny", "--batch-size", "16"]
     train_face_vae.main([*common, "--out-dir", str(weights / "faces-vae"), "--run-dir", str(root / "run-vae")])
     train_dcgan.main([*common, "--out-dir", str(weights / "faces-dcgan"), "--run-dir", str(root / "run-gan")])
+    train_conditional_gan.main(
+        [*common, "--attributes", "none", "--out-dir", str(weights / "faces-cgan"), "--run-dir", str(root / "run-cgan")]
+    )
     train_cyclegan.main([*common, "--out-dir", str(weights / "hair-cyclegan"), "--run-dir", str(root / "run-hair")])
     train_attributes.main(
         [*common, "--out-dir", str(weights / "face-attributes"), "--run-dir", str(root / "run-attributes")]

@@ -35,6 +35,8 @@ def valid_calls(inputs: dict) -> dict[str, tuple]:
         "/compare_betas": ((inputs["zero"], 0), lambda result: len(result[0]) == len(result[1]) == 3),
         "/generate_faces": ((3, 0, 1.0, "DCGAN"), lambda result: len(result) == 3),
         "/interpolate_faces": ((0, 1, 4, 1.0), lambda result: len(result[0]) == 4 and result[1].endswith(".gif")),
+        "/conditional_faces": ((3, 0, "with glasses"), lambda result: len(result) == 3),
+        "/slide_glasses": ((0, 0.5), lambda result: len(result) == 2 and len(result[1]) == 9),
         "/glasses_arithmetic": ((PRESET, 0, 0, 0, 0, None, None, None, None), lambda result: len(result[1]) == 3),
         "/edit_glasses": ((inputs["face"], 1.5), lambda result: len(result) == 2),
         "/interpolate_vae": ((inputs["face"], inputs["face"], 3), lambda result: len(result) == 3),

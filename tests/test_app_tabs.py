@@ -33,6 +33,7 @@ def test_status_reports_the_tiny_models(tiny_client):
     assert "digits-ae**: shipped weights" in status and "text-gpt2-small**: shipped weights" in status
     assert "text-lstm**: shipped weights" in status
     assert "digits-vae-beta4**: shipped weights" in status and "digits-vae-beta0.5**: shipped weights" in status
+    assert "faces-cgan**: shipped weights" in status
 
 
 def test_beta_vae_reconstructs_and_traverses_the_digit(tiny_client, digit_files):
@@ -68,6 +69,22 @@ def test_generate_faces_is_seeded(tiny_client):
     assert not any(list(face.getdata()) in old_faces for face in next_seed)  # a new seed: new faces
     vae_faces = images(tiny_client.predict(3, 10, 1.0, "VAE", api_name="/generate_faces"))
     assert len(vae_faces) == 3 and list(vae_faces[0].getdata()) != list(first[0].getdata())
+
+
+def test_conditional_faces_are_the_same_people_with_and_without_glasses(tiny_client):
+    with_glasses = images(tiny_client.predict(4, 5, "with glasses", api_name="/conditional_faces"))
+    without = images(tiny_client.predict(4, 5, "without glasses", api_name="/conditional_faces"))
+    assert len(with_glasses) == len(without) == 4 and with_glasses[0].size == (64, 64)
+    assert [list(face.getdata()) for face in with_glasses] != [list(face.getdata()) for face in without]
+    again = images(tiny_client.predict(4, 5, "with glasses", api_name="/conditional_faces"))
+    assert [list(face.getdata()) for face in again] == [list(face.getdata()) for face in with_glasses]
+
+    face, sweep = tiny_client.predict(5, 1.0, api_name="/slide_glasses")
+    sweep = images(sweep)
+    assert len(sweep) == 9
+    # the slider's face is the seed's first face; the sweep runs from without (0) to with glasses (1)
+    assert list(Image.open(face).getdata()) == list(with_glasses[0].getdata()) == list(sweep[-1].getdata())
+    assert list(sweep[0].getdata()) == list(without[0].getdata())
 
 
 def test_interpolate_faces_gives_a_strip_and_a_gif(tiny_client):

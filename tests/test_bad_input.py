@@ -565,6 +565,13 @@ BELOW_ZERO = "is less than minimum value 0"
         pytest.param(raw("/sample_digits", 4, -INF), "Value -inf " + BELOW_ZERO, id="seed-minus-inf-digits"),
         pytest.param(lambda client, good: complete(client, "The fox", seed=-1), BELOW_ZERO, id="seed-negative-text"),
         pytest.param(predict("/interpolate_faces", 0, 10**30, 3, 1.0), ABOVE_MAX_SEED, id="seed-huge-walk"),
+        pytest.param(predict("/conditional_faces", 1000, 0, "with glasses"), ABOVE_64, id="count-huge-conditional"),
+        pytest.param(raw("/slide_glasses", 0, NAN), "Glasses must be a number, got NaN", id="glasses-nan-slide"),
+        pytest.param(
+            predict("/slide_glasses", 0, 1.5),
+            "Glasses: Value 1.5 is greater than maximum value 1",
+            id="glasses-above-one",
+        ),
         pytest.param(
             lambda client, good: client.predict(handle_file(str(good.digit)), -1, api_name="/compare_betas"),
             "Seed: Value -1 " + BELOW_ZERO,
@@ -707,6 +714,11 @@ NOT_A_CHOICE = "is not in the list of choices"
             id="missing-hair-direction",
         ),
         pytest.param(predict("/generate_faces", 2, 0, 1.0, "StyleGAN"), NOT_A_CHOICE, id="unknown-face-model"),
+        pytest.param(
+            predict("/conditional_faces", 2, 0, "with sunglasses"),
+            "Unknown glasses 'with sunglasses': it is not in the list of choices: without glasses, with glasses.",
+            id="unknown-glasses-label",
+        ),
         pytest.param(
             lambda client, good: client.predict(handle_file(str(good.digit)), "2", api_name="/beta_vae"),
             "Unknown β '2': it is not in the list of choices: 0.5, 1, 4.",

@@ -111,6 +111,7 @@ def test_empty_drawing_shows_a_message(page):
 
 
 def test_the_reconstructed_digit_goes_to_the_beta_vaes_and_is_compared(page):
+    needs_shipped("digits-vae-beta0.5", "digits-vae-beta4")
     # The upload test reconstructed a zero: the β-VAE section has it, ready to compare.
     page.locator("#beta-input img").first.wait_for(timeout=15_000)
     page.locator("#compare-betas").click()
@@ -161,9 +162,10 @@ def test_every_tab_says_where_its_weights_come_from(page, tab, source_id, models
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
 
 
-def needs_shipped(name: str) -> None:
-    if not (ROOT / "weights" / name / "config.json").exists():
-        pytest.skip(f"weights/{name} is not shipped yet")
+def needs_shipped(*names: str) -> None:
+    for name in names:
+        if not (ROOT / "weights" / name / "config.json").exists():
+            pytest.skip(f"weights/{name} is not shipped yet")
 
 
 def boxes(page, selector: str) -> list[dict]:
@@ -226,6 +228,29 @@ def test_the_walk_strip_shows_all_its_frames(page):
         assert strip["x"] <= frame["x"] and frame["x"] + frame["width"] <= strip["x"] + strip["width"] + 1
         assert strip["y"] <= frame["y"] and frame["y"] + frame["height"] <= strip["y"] + strip["height"] + 1
         assert frame["width"] >= 64
+    page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
+
+
+def test_the_conditional_gan_slides_one_face_from_without_to_with_glasses(page):
+    needs_shipped("faces-cgan")
+    page.get_by_role("tab", name="Face generation: DCGAN").click()
+    page.locator("#conditional-generate").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#conditional-gallery img').length === 8"
+        " && document.querySelectorAll('#glasses-sweep img').length === 9 && document.querySelector('#slid-face img')",
+        timeout=30_000,
+    )
+    with_glasses = image_sources(page, "conditional-gallery")
+    page.locator("#conditional-label").get_by_text("without glasses", exact=True).click()
+    page.wait_for_function(
+        "first => { const now = [...document.querySelectorAll('#conditional-gallery img')].map(i => i.src);"
+        " return now.length === first.length && now.every(src => !first.includes(src)); }",
+        arg=with_glasses,
+        timeout=30_000,
+    )  # choosing the label redraws the same seeds without glasses
+    assert min(box["width"] for box in boxes(page, "#slid-face img")) >= 200
+    page.locator("#glasses-sweep").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "faces-conditional.png"), full_page=True)
     page.get_by_role("tab", name="Digits: autoencoder and VAE").click()
 
 
