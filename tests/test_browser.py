@@ -351,7 +351,7 @@ def test_about_tab_shows_every_model_card(page):
     card.get_by_text("shipped with the app").first.wait_for(timeout=10_000)
     assert "Training" in card.inner_text()  # digits-ae's card
     page.locator("#about-choice input").click()
-    page.get_by_role("option", name="digits-vae").click()
+    page.get_by_role("option", name="digits-vae", exact=True).click()
     page.wait_for_function("() => document.querySelector('#about-card').innerText.includes('weights/digits-vae')")
     assert "nats" in card.inner_text()  # the VAE's card reports its loss in nats
     page.screenshot(path=str(ARTIFACTS / "about.png"), full_page=True)
