@@ -37,7 +37,7 @@ SESSIONS_KEPT = 256
 # 100 MB in a minute. The queue lets 2 image requests and 1 text generation run at once; the rest is room
 # for the quick ones (model status, Stop, the page's first call).
 MAX_THREADS = 8
-CSS = common.CSS + digits.CSS + glasses.CSS
+CSS = common.CSS + digits.CSS + faces.CSS + glasses.CSS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

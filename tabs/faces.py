@@ -35,6 +35,9 @@ FACE_MODELS = ("DCGAN", "VAE")
 KEPT_WALKS = 64  # animated walks kept on disk, by turns (Gradio copies each one as it answers)
 GLASSES_LABELS = conditional_gan.LABELS  # "without glasses" (label 0), "with glasses" (label 1)
 SWEEP_STEPS = 9
+SLID_FACE_SIZE = 256  # the page enlarges the 64×64 face; its download stays at the model's size
+# Gradio draws an image at its own size inside the box: the slid face fills it instead.
+CSS = "#slid-face img { width: 100%; height: 100%; object-fit: contain; }"
 
 
 class FacesTab:
@@ -194,8 +197,11 @@ def build(tab: FacesTab) -> None:
         model_handler(tab.conditional_faces), conditional_inputs, conditional_gallery, api_visibility="private", **EVENT
     )
     with gr.Row():
-        amount = gr.Slider(0, 1, value=0.5, step=0.05, label="Glasses: 0 without, 1 with", scale=2)
-        slid_face = gr.Image(label="The seed's first face", format="png", height=256, elem_id="slid-face", scale=1)
+        slid_face = gr.Image(
+            label="The seed's first face", format="png", height=SLID_FACE_SIZE, width=SLID_FACE_SIZE,
+            elem_id="slid-face", scale=1,
+        )  # fmt: skip
+        amount = gr.Slider(0, 1, value=0.5, step=0.05, label="Glasses: 0 without, 1 with", scale=3)
     sweep = gallery("From without to with glasses", columns=SWEEP_STEPS, elem_id="glasses-sweep")
     slide = model_handler(tab.slide_glasses)
     amount.release(slide, [conditional_seed, amount], [slid_face, sweep], api_name="slide_glasses", **EVENT)

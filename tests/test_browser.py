@@ -110,10 +110,13 @@ def test_empty_drawing_shows_a_message(page):
     page.get_by_text("The drawing is empty").first.wait_for(timeout=15_000)
 
 
-def test_the_reconstructed_digit_goes_to_the_beta_vaes_and_is_compared(page):
+def test_the_reconstructed_digit_goes_to_the_beta_vaes_and_is_compared(page, digit_files):
     needs_shipped("digits-vae-beta0.5", "digits-vae-beta4")
-    # The upload test reconstructed a zero: the β-VAE section has it, ready to compare.
-    page.locator("#beta-input img").first.wait_for(timeout=15_000)
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#digit-upload input[type=file]").set_input_files(str(digit_files["one"]))
+    page.locator("#reconstruct-upload").click()
+    # The digit just reconstructed is the β-VAE section's digit, ready to compare.
+    page.locator("#beta-input img").first.wait_for(timeout=30_000)
     page.locator("#compare-betas").click()
     page.wait_for_function(
         "() => document.querySelectorAll('#beta-reconstructions img').length === 3"
