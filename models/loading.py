@@ -17,6 +17,7 @@ app can disable that tab and still start.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -226,9 +227,10 @@ def spec_from_env(
 ) -> ModelSpec:
     """A model's spec, with repo and revision overridable as `name=repo[@revision]` or env vars.
 
-    For the model "digits-vae" the environment variables are DIGITS_VAE_REPO and DIGITS_VAE_REVISION.
+    For the model "digits-vae" the environment variables are DIGITS_VAE_REPO and DIGITS_VAE_REVISION; any
+    character of the name that a variable's name cannot hold becomes "_" (digits-vae-beta0.5: DIGITS_VAE_BETA0_5_).
     """
-    env_prefix = name.upper().replace("-", "_")
+    env_prefix = re.sub(r"[^A-Z0-9]", "_", name.upper())
     value = (overrides or {}).get(name) or os.environ.get(f"{env_prefix}_REPO") or default_repo
     repo_id, _, revision = value.partition("@")
     revision = revision or os.environ.get(f"{env_prefix}_REVISION") or None

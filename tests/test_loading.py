@@ -158,6 +158,8 @@ def test_spec_overrides(monkeypatch, tmp_path):
     monkeypatch.delenv("DIGITS_VAE_REPO")
     monkeypatch.delenv("DIGITS_VAE_REVISION")
     assert spec_from_env("digits-vae", "default/repo", tmp_path).hub_label == "default/repo"
+    monkeypatch.setenv("DIGITS_VAE_BETA0_5_REPO", "env/beta@v1")
+    assert spec_from_env("digits-vae-beta0.5", "default/repo", tmp_path).hub_label == "env/beta@v1"
 
 
 def test_card_and_revision_of_a_hub_snapshot(monkeypatch, spec, tmp_path):
