@@ -131,7 +131,7 @@ def build_app(models: dict[str, LoadedModel], stream_interval_s: float = UPDATE_
         with gr.Tab("Hair colour: CycleGAN", id="hair"):
             show_sources(models, "hair-cyclegan", elem_id="hair-source")
             hair.build(hair.HairTab(models["hair-cyclegan"]))
-        with gr.Tab("Text completion: GPT-2", id="text"):
+        with gr.Tab("Text completion: GPT-2 and LSTM", id="text"):
             text_models = {name: models[name] for name in TEXT_MODELS}
             text_source = show_sources(models, *text_models, elem_id="text-source")
             text_tab = text.TextTab(text_models, stream_interval_s)

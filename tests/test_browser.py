@@ -144,7 +144,7 @@ def test_the_reconstructed_digit_goes_to_the_beta_vaes_and_is_compared(page, dig
         ("Face generation: DCGAN", "faces-source", ["faces-dcgan", "faces-vae"]),
         ("Glasses arithmetic: face VAE", "glasses-source", ["faces-vae"]),
         ("Hair colour: CycleGAN", "hair-source", ["hair-cyclegan"]),
-        ("Text completion: GPT-2", "text-source", ["text-gpt2", "text-gpt2-small"]),
+        ("Text completion: GPT-2 and LSTM", "text-source", ["text-gpt2", "text-gpt2-small", "text-lstm"]),
     ],
 )
 def test_every_tab_says_where_its_weights_come_from(page, tab, source_id, models):
@@ -283,7 +283,7 @@ def test_upload_a_face_and_see_its_hair_translated_and_back(page):
 
 def test_type_a_prompt_press_enter_and_see_text_appear(page):
     needs_shipped("text-gpt2-small")
-    page.get_by_role("tab", name="Text completion: GPT-2").click()
+    page.get_by_role("tab", name="Text completion: GPT-2 and LSTM").click()
     assert page.locator("#text-seed input").input_value() == ""  # empty: a random seed, not everyone's 0
     prompt = "It was late in the evening when"
     box = page.locator("#text-prompt textarea")
@@ -305,7 +305,7 @@ def test_type_a_prompt_press_enter_and_see_text_appear(page):
 
 def test_stop_keeps_the_partial_text(page):
     needs_shipped("text-gpt2-small")
-    page.get_by_role("tab", name="Text completion: GPT-2").click()
+    page.get_by_role("tab", name="Text completion: GPT-2 and LSTM").click()
     prompt = "The old house at the end of the street"
     page.locator("#text-prompt textarea").fill(prompt)
     slider = page.locator("#text-max-tokens input[type=number]")

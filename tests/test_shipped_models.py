@@ -141,6 +141,27 @@ def test_small_gpt_models_english_it_never_saw_and_writes_words():
     assert len(set(words)) > len(words) / 2  # not one phrase over and over
 
 
+# The small GPT-2 scores 1.6165 (its card); its issue's target, 1.6, is not met yet. The line-wrapped model it
+# replaced scored 2.55 on this text. For the LSTM: well below the 3.5 of a model that learned nothing.
+@pytest.mark.parametrize("name, bound", [("text-gpt2-small", 1.62), ("text-lstm", 2.2)])
+def test_text_models_score_on_the_held_out_prose(name, bound):
+    """Bits per byte on the prepared text of the held-out book (Kafka, never trained on)."""
+    from accelerate import Accelerator
+
+    from training.books import VAL_BOOK, evaluate, transformers_logits, validation_sets
+    from training.common import DATA_ROOT
+    from training.prepare_text import prepare_book
+
+    loaded = shipped(name)
+    book = DATA_ROOT / "text" / VAL_BOOK
+    if not book.exists():
+        pytest.skip(f"no held-out book at {book}")
+    [(ids, size)] = validation_sets(loaded.tokenizer, [prepare_book(book.read_text(encoding="utf-8"))])
+    logits_of = (lambda model, inputs: model(inputs)[0]) if name == "text-lstm" else transformers_logits
+    _, bits_per_byte = evaluate(loaded.model, ids, size, 256, 16, Accelerator(cpu=True), logits_of)
+    assert bits_per_byte <= bound
+
+
 def test_attribute_classifier_reads_glasses_and_gender_on_held_out_faces():
     # A tool, not an app tab: not in app.MODELS, so loaded and checked here directly.
     from models.attributes import load_attribute_classifier
