@@ -303,6 +303,11 @@ class _TokenCollector:
             self.finished = True
             self.changed.notify()
 
+    def wait_until_finished(self, timeout: float) -> None:
+        """Block for `timeout` seconds, or less if generation ends meanwhile."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.finished, timeout=timeout)
+
     def wait_for_more(self, seen: int) -> tuple[list[int], bool]:
         """Block until there are more than `seen` ids or generation has ended; returns (ids, ended)."""
         with self.changed:
@@ -407,7 +412,8 @@ def stream_completion(
             if partial != text:
                 text = partial
                 yield completion(text)
-            time.sleep(max(0.0, update_interval_s - (time.perf_counter() - shown_at)))
+            # The next update waits out the interval, unless generation ends first: the end is shown at once.
+            streamer.wait_until_finished(max(0.0, update_interval_s - (time.perf_counter() - shown_at)))
         worker.join()
         text = decode(ids)
     finally:
