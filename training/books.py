@@ -17,6 +17,7 @@ from tokenizers import ByteLevelBPETokenizer
 from transformers import GPT2Tokenizer
 
 from training.common import DATA_ROOT
+from training.prepare_text import prepare_book
 
 END_OF_TEXT = "<|endoftext|>"
 # Kafka's Metamorphosis is the smallest book (119 KB, 1.4% of the corpus), plain narrative prose with no
@@ -69,6 +70,16 @@ def find_books(
             f"no training books match {patterns} in {data_dir} (besides {', '.join([*val_books, *exclude])})"
         )
     return train_paths, val_paths
+
+
+def read_books(args: argparse.Namespace) -> tuple[list[Path], list[Path], list[str], list[str]]:
+    """The training and validation books of --data-dir (see `add_book_arguments`): their paths, and their texts
+    prepared as prose."""
+    val_books = [args.val_book] + ([args.val_book2] if args.val_book2 else [])
+    train_paths, val_paths = find_books(args.data_dir, args.books, val_books, args.exclude)
+    train_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in train_paths]
+    val_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in val_paths]
+    return train_paths, val_paths, train_texts, val_texts
 
 
 def train_tokenizer(texts: list[str | Path], vocab_size: int, context: int) -> GPT2Tokenizer:

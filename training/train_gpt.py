@@ -48,15 +48,14 @@ from training.books import (
     describe_data,
     encode_books,
     evaluate,
-    find_books,
     random_windows,
+    read_books,
     resolve_val_books,
     train_tokenizer,
     validation_sets,
 )
 from training.common import command_line
 from training.loop import TrainingRun, update
-from training.prepare_text import prepare_book
 
 FILE_LIMIT_BYTES = 25 * 2**20  # the most a shipped file may weigh
 
@@ -134,10 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     run = TrainingRun(args, position="step")  # first: the seed below decides the initial weights too
     accelerator = run.accelerator
-    val_books = [args.val_book] + ([args.val_book2] if args.val_book2 else [])
-    train_paths, val_paths = find_books(args.data_dir, args.books, val_books, args.exclude)
-    train_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in train_paths]
-    val_texts = [prepare_book(path.read_text(encoding="utf-8")) for path in val_paths]
+    train_paths, val_paths, train_texts, val_texts = read_books(args)
 
     # The run's tokenizer and model config live in <run-dir>/model, so that a resumed run uses the same ones.
     start_dir = args.run_dir / "model"
