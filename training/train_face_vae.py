@@ -50,7 +50,13 @@ from training.loop import TrainingRun, average_figures, update
 
 TINY_FACES_PER_GROUP = 40  # --tiny: the first 40 training faces of each group (sunglasses too): ≤ 200 faces
 TINY_VAL_FACES = 64
-FEATURE_WEIGHT = 100.0
+FEATURE_WEIGHT = 0.0
+GLASSES_COORDINATE = 0  # the latent coordinate that the eyeglasses label steers
+GLASSES_MARGIN = 2.0
+COORDINATE_WEIGHT = 10.0
+GUIDANCE_WEIGHT = 10.0
+EDIT_RANGE = (1.0, 4.0)
+GUIDED_ATTRIBUTES = ("eyeglasses", "male")
 ADVERSARIAL_WEIGHT = 2.0
 ATTRIBUTE_WEIGHT = 1.0
 GLASSES_OVERSAMPLING = 4.0
@@ -69,6 +75,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--attribute-weight", type=float, default=ATTRIBUTE_WEIGHT, help="weight of the discriminator's attribute loss"
+    )
+    parser.add_argument(
+        "--glasses-margin",
+        type=float,
+        default=GLASSES_MARGIN,
+        help=f"pull latent coordinate {GLASSES_COORDINATE} to +margin for faces with glasses, -margin without",
+    )
+    parser.add_argument(
+        "--coordinate-weight", type=float, default=COORDINATE_WEIGHT, help="weight of that pull (squared error)"
+    )
+    parser.add_argument(
+        "--guidance-weight",
+        type=float,
+        default=GUIDANCE_WEIGHT,
+        help="weight of the discriminator's glasses and sex readings of reconstructions and edits",
+    )
+    parser.add_argument(
+        "--edit-range",
+        type=float,
+        nargs=2,
+        default=EDIT_RANGE,
+        metavar=("LOW", "HIGH"),
+        help="training edits move the glasses coordinate to the other side, this far (uniform)",
     )
     parser.add_argument(
         "--glasses-oversampling",
@@ -149,6 +178,16 @@ def learning_rate(args: argparse.Namespace, epoch: int) -> float:
     return args.lr * (0.1 + 0.9 * remaining / args.decay_epochs)
 
 
+def flip_glasses(latents: torch.Tensor, glasses: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """The latents with their glasses coordinate moved to the other side: to −u for faces with glasses, to +u
+    for faces without, u drawn uniformly from low..high for each face (so the decoder learns edits of
+    every strength the page offers). The other coordinates, the rest of the person, stay as they are."""
+    edited = latents.clone()
+    size = torch.empty_like(glasses).uniform_(low, high)
+    edited[:, GLASSES_COORDINATE] = (1 - 2 * glasses) * size
+    return edited
+
+
 def train_step(
     vae,
     discriminator,
@@ -156,19 +195,27 @@ def train_step(
     optimizer_discriminator: torch.optim.Optimizer,
     images: torch.Tensor,
     labels: torch.Tensor,
+    guided: list[int],
     args: argparse.Namespace,
     accelerator: Accelerator,
 ) -> dict[str, float]:
-    """One VAE/GAN step; works on accelerate-wrapped models too. Returns the figures to log.
+    """One training step; works on accelerate-wrapped models too. Returns the figures to log.
 
-    Unlike Larsen et al., the adversarial term is on prior samples only: the reconstructions are pulled
-    towards their own faces (pixels and features), which is the stronger signal for keeping a person's
-    glasses, and the encoder is never trained to fool the discriminator.
+    `guided`: the columns of `labels` the decoder is steered by (eyeglasses first, then male). Unlike Larsen
+    et al., the adversarial term is on prior samples and edits only: the reconstructions are pulled towards
+    their own faces, and the encoder is never trained to fool the discriminator.
     """
-    # 1. The VAE: reconstructions through a sampled latent, and faces decoded from the prior.
+    decoder = accelerator.unwrap_model(vae)
+    glasses = labels[:, guided[0]]
+
+    # 1. The VAE: reconstructions through a sampled latent, faces decoded from the prior, and the same
+    #    faces with the glasses coordinate of their posterior mean flipped.
     reconstructions, mu, logvar = vae(images)
-    prior_faces = accelerator.unwrap_model(vae).decode(torch.randn_like(mu))
-    decoded = torch.cat([reconstructions, prior_faces])
+    edited_latents = flip_glasses(mu, glasses, *args.edit_range)
+    prior_faces, edited_faces = decoder.decode(torch.cat([torch.randn_like(mu), edited_latents])).chunk(2)
+    decoded = torch.cat([reconstructions, prior_faces, edited_faces])
+    edited_labels = labels[:, guided].clone()
+    edited_labels[:, 0] = 1 - glasses
 
     # 2. The discriminator: real faces are real, decoded ones are not; and the real faces' attributes.
     real_logits, attribute_logits, _ = discriminator(images)
@@ -177,21 +224,36 @@ def train_step(
     attribute_loss = F.binary_cross_entropy_with_logits(attribute_logits, labels)
     update(optimizer_discriminator, gan_loss + args.attribute_weight * attribute_loss, accelerator)
 
-    # 3. The VAE again, measured by the updated discriminator: squared error + β·KL as before, plus the
-    #    reconstructions' distance to their faces in its features, plus fooling it with prior samples.
+    # 3. The VAE again, measured by the updated discriminator: squared error + β·KL as before; the glasses
+    #    coordinate pulled to ±margin by the label; the guided attributes, as the discriminator reads them,
+    #    right on the reconstructions and on the edits (glasses flipped, sex kept); fooling it with prior
+    #    samples and edits; and (if γ > 0) the reconstructions' distance to their faces in its features.
     with torch.no_grad():
         _, _, real_features = discriminator(images)
-    decoded_logits, _, decoded_features = discriminator(decoded)
+    decoded_logits, decoded_attribute_logits, decoded_features = discriminator(decoded)
     reconstruction_features = [feature[: len(images)] for feature in decoded_features]
     vae_loss, squared_error, kl = face_vae_loss(reconstructions, images, mu, logvar, args.kl_weight)
+    coordinate = F.mse_loss(mu[:, GLASSES_COORDINATE], args.glasses_margin * (2 * glasses - 1))
+    read_reconstructions = decoded_attribute_logits[: len(images), guided]
+    read_edits = decoded_attribute_logits[-len(images) :, guided]
+    guidance = F.binary_cross_entropy_with_logits(read_reconstructions, labels[:, guided], reduction="sum")
+    guidance = (guidance + F.binary_cross_entropy_with_logits(read_edits, edited_labels, reduction="sum")) / len(images)
     features = feature_distance(reconstruction_features, real_features)
     adversarial = real_loss(decoded_logits[len(images) :])
-    loss = vae_loss + args.feature_weight * features + args.adversarial_weight * adversarial
+    loss = (
+        vae_loss
+        + args.coordinate_weight * coordinate
+        + args.guidance_weight * guidance
+        + args.adversarial_weight * adversarial
+        + args.feature_weight * features
+    )
     update(optimizer_vae, loss, accelerator)
 
     return {
         "squared_error": squared_error.item(),
         "kl": kl.item(),
+        "coordinate": coordinate.item(),
+        "guidance": guidance.item(),
         "features": features.item(),
         "adversarial": adversarial.item(),
         "discriminator": gan_loss.item(),
@@ -234,12 +296,16 @@ def figure_faces(faces: FaceDataset, count: int = 32) -> torch.Tensor:
 
 @torch.no_grad()
 def save_figures(vae: FaceVAE, faces: torch.Tensor, noise: torch.Tensor, epoch: int, run_dir: Path) -> None:
-    """Rows of val faces, each over its reconstruction; and 64 samples from the same noise every epoch."""
+    """Rows of val faces, each over its reconstruction and over the same face with the glasses coordinate
+    flipped; and 64 samples from the same noise every epoch."""
     vae.eval()
     per_row = min(8, len(faces))
     faces = faces[: len(faces) // per_row * per_row]
-    reconstruction = vae.decode(vae.encode(faces))
-    rows = torch.stack([faces.unflatten(0, (-1, per_row)), reconstruction.unflatten(0, (-1, per_row))], dim=1)
+    latents = vae.encode(faces)
+    has_glasses = (latents[:, GLASSES_COORDINATE] > 0).float()
+    edited = flip_glasses(latents, has_glasses, *[sum(EDIT_RANGE) / 2] * 2)
+    rows = [faces, vae.decode(latents), vae.decode(edited)]
+    rows = torch.stack([row.unflatten(0, (-1, per_row)) for row in rows], dim=1)
     save_image(rows.flatten(0, 2), run_dir / f"reconstructions_epoch{epoch:03d}.png", nrow=per_row)
     save_image(vae.decode(noise), run_dir / f"samples_epoch{epoch:03d}.png", nrow=8)
     vae.train()
@@ -291,6 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     val_limit = TINY_VAL_FACES if args.tiny else None
     val_set = FaceDataset(args.data_dir, args.image_size, "val", limit=val_limit, progress=not args.tiny)
     names = attribute_names(train_set)
+    guided = [names.index(name) for name in GUIDED_ATTRIBUTES]
 
     run = TrainingRun(args)  # seeds torch: the networks' initial weights come from --seed
     vae = FaceVAE(image_size=args.image_size, latent_dim=args.latent_dim, width=args.width)
@@ -333,16 +400,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for images, labels in progress:
             images = images.float().div(255)
             figures = train_step(
-                vae, discriminator, optimizer_vae, optimizer_discriminator, images, labels, args, accelerator
+                vae, discriminator, optimizer_vae, optimizer_discriminator, images, labels, guided, args, accelerator
             )
             sums.update(figures)
-            progress.set_postfix(se=f"{figures['squared_error']:.1f}", feat=f"{figures['features']:.3f}")
+            progress.set_postfix(se=f"{figures['squared_error']:.1f}", guidance=f"{figures['guidance']:.3f}")
         train = {name: total / len(train_loader) for name, total in sums.items()}
 
         val_figures = evaluate(vae, val_loader, accelerator, args.kl_weight)
         run.log(
             train=train["squared_error"] + args.kl_weight * train["kl"],
             val=val_figures["loss"],
+            coordinate=train["coordinate"],
+            guidance=train["guidance"],
             features=train["features"],
             adversarial=train["adversarial"],
             discriminator=train["discriminator"],
@@ -351,6 +420,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         accelerator.print(
             f"epoch {epoch}: train squared error {train['squared_error']:.2f}, KL {train['kl']:.1f}, "
+            f"glasses coordinate {train['coordinate']:.3f}, guidance {train['guidance']:.3f}, "
             f"feature distance {train['features']:.4f}, adversarial {train['adversarial']:.3f}, "
             f"discriminator {train['discriminator']:.3f}, attributes {train['attributes']:.3f}; "
             f"val loss {val_figures['loss']:.2f}, val KL {val_figures['kl']:.1f}, "
@@ -358,7 +428,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         if run.is_main_process:
             save_figures(accelerator.unwrap_model(vae), fixed_faces, fixed_noise, epoch, args.run_dir)
-            gan_series = ("features", "adversarial", "discriminator", "attributes")
+            gan_series = ("coordinate", "guidance", "features", "adversarial", "discriminator", "attributes")
             plot_losses({name: run.history[name] for name in gan_series}, args.run_dir / "gan_losses.png")
         vae_series = {name: run.history[name] for name in ("train", "val")}
         run.save(epoch, plot={"history": vae_series, "ylabel": "squared error + β·KL per image"})

@@ -40,6 +40,7 @@ from transformers import (
     GenerationConfig,
     GPT2Config,
     GPT2LMHeadModel,
+    PreTrainedModel,
 )
 
 from models.text import GenerationSettings, TextModel, complete
@@ -304,11 +305,17 @@ def sample_text(model, tokenizer, prompt: str) -> str:
 
 
 def save_model(model, folder: Path) -> str:
-    """save_pretrained in float32, or in float16 where float32 would exceed the file limit; returns the dtype."""
-    if 4 * model.num_parameters() <= FILE_LIMIT_BYTES:
+    """save_pretrained in float32, or in float16 where float32 would exceed the file limit; returns the dtype.
+
+    Works for the LSTM too; load_text_model builds either in float32 and upcasts float16 weights."""
+    if 4 * sum(parameter.numel() for parameter in model.parameters()) <= FILE_LIMIT_BYTES:
         model.save_pretrained(folder)
         return "float32"
-    copy.deepcopy(model).half().save_pretrained(folder, max_shard_size=FILE_LIMIT_BYTES - 2**20)
+    half = copy.deepcopy(model).half()
+    if isinstance(half, PreTrainedModel):  # GPT-2 small's size needs shards to stay under the limit
+        half.save_pretrained(folder, max_shard_size=FILE_LIMIT_BYTES - 2**20)
+    else:
+        half.save_pretrained(folder)
     return "float16"
 
 

@@ -25,7 +25,6 @@ Writes a Hub-layout folder (config.json, model.safetensors, tokenizer files, REA
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ from training.books import (
 )
 from training.common import command_line
 from training.loop import TrainingRun, update
-from training.train_gpt import FILE_LIMIT_BYTES, lr_factor, sample_text
+from training.train_gpt import FILE_LIMIT_BYTES, lr_factor, sample_text, save_model
 
 # Sized for about an hour on one CPU thread with --mixed-precision bf16: the 10M-parameter default trains at
 # about 3,600 tokens/s there (2,200 in float32), so 1600 steps of 32 × 256 tokens (13M tokens, 7 passes over
@@ -320,17 +319,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------------------
 # Export
-
-
-def save_model(model: LSTMLanguageModel, folder: Path) -> str:
-    """save_pretrained in float32, or in float16 where float32 would exceed the file limit; returns the dtype.
-
-    load_text_model builds the model in float32 and upcasts float16 weights."""
-    if 4 * sum(parameter.numel() for parameter in model.parameters()) <= FILE_LIMIT_BYTES:
-        model.save_pretrained(folder)
-        return "float32"
-    copy.deepcopy(model).half().save_pretrained(folder)
-    return "float16"
 
 
 def export(model: LSTMLanguageModel, tokenizer, run: TrainingRun, metrics: dict, summary: dict, data: dict) -> None:
