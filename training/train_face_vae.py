@@ -54,7 +54,8 @@ FEATURE_WEIGHT = 0.0
 GLASSES_COORDINATE = 0  # the latent coordinate that the eyeglasses label steers
 GLASSES_MARGIN = 2.0
 COORDINATE_WEIGHT = 10.0
-GUIDANCE_WEIGHT = 10.0
+GUIDANCE_WEIGHT = 3.0
+KEEP_WEIGHT = 1.0
 EDIT_RANGE = (1.0, 4.0)
 GUIDED_ATTRIBUTES = ("eyeglasses", "male")
 ADVERSARIAL_WEIGHT = 2.0
@@ -90,6 +91,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=GUIDANCE_WEIGHT,
         help="weight of the discriminator's glasses and sex readings of reconstructions and edits",
+    )
+    parser.add_argument(
+        "--keep-weight",
+        type=float,
+        default=KEEP_WEIGHT,
+        help="weight of the squared change an edit makes outside the band round the eyes",
     )
     parser.add_argument(
         "--edit-range",
@@ -188,6 +195,14 @@ def flip_glasses(latents: torch.Tensor, glasses: torch.Tensor, low: float, high:
     return edited
 
 
+def outside_eyes(images: torch.Tensor) -> torch.Tensor:
+    """The images with the band round the eyes (where glasses go in CelebA's aligned framing) set to 0."""
+    size = images.shape[-1]
+    outside = torch.ones_like(images)
+    outside[..., size * 3 // 8 : size * 11 // 16, size // 8 : size * 7 // 8] = 0
+    return images * outside
+
+
 def train_step(
     vae,
     discriminator,
@@ -226,8 +241,9 @@ def train_step(
 
     # 3. The VAE again, measured by the updated discriminator: squared error + β·KL as before; the glasses
     #    coordinate pulled to ±margin by the label; the guided attributes, as the discriminator reads them,
-    #    right on the reconstructions and on the edits (glasses flipped, sex kept); fooling it with prior
-    #    samples and edits; and (if γ > 0) the reconstructions' distance to their faces in its features.
+    #    right on the reconstructions and on the edits (glasses flipped, sex kept); the edits unchanged
+    #    outside the band round the eyes; fooling the discriminator with prior samples and edits; and (if
+    #    γ > 0) the reconstructions' distance to their faces in its features.
     with torch.no_grad():
         _, _, real_features = discriminator(images)
     decoded_logits, decoded_attribute_logits, decoded_features = discriminator(decoded)
@@ -238,12 +254,15 @@ def train_step(
     read_edits = decoded_attribute_logits[-len(images) :, guided]
     guidance = F.binary_cross_entropy_with_logits(read_reconstructions, labels[:, guided], reduction="sum")
     guidance = (guidance + F.binary_cross_entropy_with_logits(read_edits, edited_labels, reduction="sum")) / len(images)
+    change = outside_eyes(edited_faces - reconstructions.detach())
+    keep = change.float().pow(2).sum() / len(images)
     features = feature_distance(reconstruction_features, real_features)
     adversarial = real_loss(decoded_logits[len(images) :])
     loss = (
         vae_loss
         + args.coordinate_weight * coordinate
         + args.guidance_weight * guidance
+        + args.keep_weight * keep
         + args.adversarial_weight * adversarial
         + args.feature_weight * features
     )
@@ -254,6 +273,7 @@ def train_step(
         "kl": kl.item(),
         "coordinate": coordinate.item(),
         "guidance": guidance.item(),
+        "keep": keep.item(),
         "features": features.item(),
         "adversarial": adversarial.item(),
         "discriminator": gan_loss.item(),
@@ -412,6 +432,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             val=val_figures["loss"],
             coordinate=train["coordinate"],
             guidance=train["guidance"],
+            keep=train["keep"],
             features=train["features"],
             adversarial=train["adversarial"],
             discriminator=train["discriminator"],
@@ -421,6 +442,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         accelerator.print(
             f"epoch {epoch}: train squared error {train['squared_error']:.2f}, KL {train['kl']:.1f}, "
             f"glasses coordinate {train['coordinate']:.3f}, guidance {train['guidance']:.3f}, "
+            f"change outside the eyes {train['keep']:.2f}, "
             f"feature distance {train['features']:.4f}, adversarial {train['adversarial']:.3f}, "
             f"discriminator {train['discriminator']:.3f}, attributes {train['attributes']:.3f}; "
             f"val loss {val_figures['loss']:.2f}, val KL {val_figures['kl']:.1f}, "
@@ -428,7 +450,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         if run.is_main_process:
             save_figures(accelerator.unwrap_model(vae), fixed_faces, fixed_noise, epoch, args.run_dir)
-            gan_series = ("coordinate", "guidance", "features", "adversarial", "discriminator", "attributes")
+            gan_series = ("coordinate", "guidance", "keep", "features", "adversarial", "discriminator", "attributes")
             plot_losses({name: run.history[name] for name in gan_series}, args.run_dir / "gan_losses.png")
         vae_series = {name: run.history[name] for name in ("train", "val")}
         run.save(epoch, plot={"history": vae_series, "ylabel": "squared error + β·KL per image"})
