@@ -84,3 +84,17 @@ def real_loss(logits: torch.Tensor) -> torch.Tensor:
 def decoded_loss(logits: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy towards "decoded"."""
     return F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+
+
+class LatentCritic(nn.Module):
+    """Reads the eyeglasses label from a face's latent code without its glasses coordinate (Fader Networks,
+    Lample et al. 2017): the encoder is trained to defeat it, so that glasses live in that one coordinate
+    alone and the decoder has to draw them from it."""
+
+    def __init__(self, latent_dim: int, hidden: int = 256):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim) → glasses logits (B,)."""
+        return self.layers(latents).squeeze(1)
