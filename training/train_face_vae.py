@@ -59,6 +59,7 @@ GLASSES_COORDINATE = 0  # the latent coordinate that the eyeglasses label steers
 GLASSES_MARGIN = 2.0
 COORDINATE_WEIGHT = 10.0
 GUIDANCE_WEIGHT = 1.0
+EDIT_GUIDANCE_WEIGHT = 1.0
 KEEP_WEIGHT = 1.0
 INVARIANCE_WEIGHT = 0.0  # 5 tried: see the README
 EDIT_RANGE = (1.0, 4.0)
@@ -95,7 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--guidance-weight",
         type=float,
         default=GUIDANCE_WEIGHT,
-        help="weight of the discriminator's glasses and sex readings of reconstructions and edits",
+        help="weight of the discriminator's glasses and sex readings of the reconstructions",
+    )
+    parser.add_argument(
+        "--edit-guidance-weight",
+        type=float,
+        default=EDIT_GUIDANCE_WEIGHT,
+        help="weight of the same readings of the edits (glasses flipped, sex kept)",
     )
     parser.add_argument(
         "--invariance-weight",
@@ -269,8 +276,10 @@ def train_step(
     coordinate = F.mse_loss(mu[:, GLASSES_COORDINATE], args.glasses_margin * (2 * glasses - 1))
     read_reconstructions = decoded_attribute_logits[: len(images), guided]
     read_edits = decoded_attribute_logits[-len(images) :, guided]
-    guidance = F.binary_cross_entropy_with_logits(read_reconstructions, labels[:, guided], reduction="sum")
-    guidance = (guidance + F.binary_cross_entropy_with_logits(read_edits, edited_labels, reduction="sum")) / len(images)
+    guidance = F.binary_cross_entropy_with_logits(read_reconstructions, labels[:, guided], reduction="sum") / len(
+        images
+    )
+    edit_guidance = F.binary_cross_entropy_with_logits(read_edits, edited_labels, reduction="sum") / len(images)
     invariance = torch.zeros(())
     if critic is not None:  # Fader's flipped labels: the critic should read the wrong label
         invariance = F.binary_cross_entropy_with_logits(critic(mu[:, others]), 1 - glasses)
@@ -283,6 +292,7 @@ def train_step(
         + args.coordinate_weight * coordinate
         + args.invariance_weight * invariance
         + args.guidance_weight * guidance
+        + args.edit_guidance_weight * edit_guidance
         + args.keep_weight * keep
         + args.adversarial_weight * adversarial
         + args.feature_weight * features
@@ -294,6 +304,7 @@ def train_step(
         "kl": kl.item(),
         "coordinate": coordinate.item(),
         "guidance": guidance.item(),
+        "edit_guidance": edit_guidance.item(),
         "critic": critic_loss.item(),
         "keep": keep.item(),
         "features": features.item(),
@@ -466,6 +477,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             val=val_figures["loss"],
             coordinate=train["coordinate"],
             guidance=train["guidance"],
+            edit_guidance=train["edit_guidance"],
             critic=train["critic"],
             keep=train["keep"],
             features=train["features"],
@@ -476,7 +488,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         accelerator.print(
             f"epoch {epoch}: train squared error {train['squared_error']:.2f}, KL {train['kl']:.1f}, "
-            f"glasses coordinate {train['coordinate']:.3f}, guidance {train['guidance']:.3f}, "
+            f"glasses coordinate {train['coordinate']:.3f}, guidance {train['guidance']:.3f} "
+            f"(edits {train['edit_guidance']:.3f}), "
             f"latent critic {train['critic']:.3f}, change outside the eyes {train['keep']:.2f}, "
             f"feature distance {train['features']:.4f}, adversarial {train['adversarial']:.3f}, "
             f"discriminator {train['discriminator']:.3f}, attributes {train['attributes']:.3f}; "
@@ -488,6 +501,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             gan_series = (
                 "coordinate",
                 "guidance",
+                "edit_guidance",
                 "critic",
                 "keep",
                 "features",
@@ -526,11 +540,11 @@ def objective(args: argparse.Namespace) -> str:
             f"{args.invariance_weight:g} × the cross-entropy of a critic reading glasses from the other "
             "coordinates, towards the wrong label (Fader Networks: the encoder hides glasses from them)"
         )
+    readings = "the binary cross-entropy of the discriminator's eyeglasses and male readings of"
     if args.guidance_weight:
-        terms.append(
-            f"{args.guidance_weight:g} × the binary cross-entropy of the discriminator's eyeglasses and male "
-            f"readings of the reconstruction (the face's labels) and of {edit} (glasses flipped, sex kept)"
-        )
+        terms.append(f"{args.guidance_weight:g} × {readings} the reconstruction (the face's labels)")
+    if args.edit_guidance_weight:
+        terms.append(f"{args.edit_guidance_weight:g} × {readings} {edit} (glasses flipped, sex kept)")
         edit = "the edit"
     terms.append(f"{args.keep_weight:g} × the squared change {edit} makes outside the band round the eyes")
     terms.append(f"{args.adversarial_weight:g} × the non-saturating GAN loss of the edits and of prior samples")
@@ -627,7 +641,8 @@ def export(
             "KL weight β": args.kl_weight,
             f"glasses coordinate {GLASSES_COORDINATE}: margin": f"±{args.glasses_margin:g}",
             "glasses coordinate weight": args.coordinate_weight,
-            "guidance weight (eyeglasses, male)": args.guidance_weight,
+            "guidance weight (eyeglasses, male): reconstructions": args.guidance_weight,
+            "guidance weight (eyeglasses, male): edits": args.edit_guidance_weight,
             "training edits: distance from 0": f"{args.edit_range[0]:g} to {args.edit_range[1]:g}",
             "weight of an edit's change outside the eyes": args.keep_weight,
             "feature weight γ": args.feature_weight,
