@@ -1,16 +1,15 @@
-"""The learned similarity that trains the face VAE as a VAE/GAN (Larsen et al. 2016, "Autoencoding beyond
-pixels using a learned similarity metric").
+"""The critics that train the face VAE: a discriminator on images and a critic on latent codes.
 
-A squared-error VAE averages thin dark glasses frames away: where a frame's exact place is uncertain, the
-cheapest pixel guess is a faint smear, and the reconstruction loses the glasses. Larsen et al. measure
-the reconstruction instead in the features of a discriminator trained alongside, which sees real faces,
-reconstructions and faces decoded from the prior: a blurred frame is far from a sharp one in those
-features even where it is close in pixels.
+`FaceDiscriminator` tells real faces from decoded ones and reads the CelebA attributes of real faces (an
+auxiliary head). It first served as the learned similarity of a VAE/GAN (Larsen et al. 2016, "Autoencoding
+beyond pixels using a learned similarity metric"): a blurred glasses frame is far from a sharp one in its
+features even where it is close in pixels (`feature_distance`). training/train_face_vae.py now uses mostly
+its attribute head, to read glasses and sex on the VAE's reconstructions, and its GAN head, on edits and
+prior samples.
 
-`FaceDiscriminator` is that network. Besides telling real from decoded faces it predicts the CelebA
-attributes of the real faces (an auxiliary head), so that its features, the similarity the decoder is
-trained in, have to represent glasses, sex, smile and the rest, not only "looks decoded".
-The discriminator is used only for training; the app ships the FaceVAE alone.
+`LatentCritic` reads the glasses label from a latent code without its glasses coordinate; the encoder learns
+to defeat it (Fader Networks), so that the decoder has to draw glasses from that coordinate alone.
+Both are used only for training; the app ships the FaceVAE alone.
 """
 
 from __future__ import annotations
