@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,3 +192,11 @@ def describe_data(
         "The books are in the public domain in the United States: Project Gutenberg texts without the "
         "Gutenberg header and license."
     )
+
+
+def run_summary(steps: int, tokens_seen: int, session_tokens: int, session_start: float) -> dict[str, str | int]:
+    """The model card's training rows a text run adds: steps, tokens seen, and this session's throughput."""
+    throughput = "-"
+    if session_tokens:
+        throughput = f"{session_tokens / (time.time() - session_start):,.0f} tokens/s, evaluations included"
+    return {"steps": steps, "tokens seen": f"{tokens_seen:,}", "throughput": throughput}

@@ -52,6 +52,7 @@ from training.books import (
     random_windows,
     read_books,
     resolve_val_books,
+    run_summary,
     train_tokenizer,
     validation_sets,
 )
@@ -274,19 +275,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for prefix, before in zip(["", "second "], history.get("bits_per_byte_before", [])):
         metrics[f"{prefix}validation bits per byte before fine-tuning"] = round(before, 4)
     if run.is_main_process:
-        summary = {
-            "steps": max(start_step, args.max_steps),
-            "tokens seen": f"{tokens_seen:,}",
-            "throughput": f"{session_tokens / (time.time() - session_start):,.0f} tokens/s, evaluations included"
-            if session_tokens
-            else "-",
-        }
-        data = {
-            "train": train_paths,
-            "validation": val_paths,
-            "train_tokens": len(train_ids),
-            "val_bytes": [size for _, size in val_sets],
-        }
+        summary = run_summary(max(start_step, args.max_steps), tokens_seen, session_tokens, session_start)
+        data = {"train": train_paths, "validation": val_paths, "train_tokens": len(train_ids)}
+        data["val_bytes"] = [size for _, size in val_sets]
         export(accelerator.unwrap_model(model), tokenizer, run, metrics, summary, data)
     return results
 

@@ -42,6 +42,7 @@ from training.books import (
     evaluate,
     read_books,
     resolve_val_books,
+    run_summary,
     train_tokenizer,
     validation_sets,
 )
@@ -300,19 +301,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         }
     metrics["train loss (last interval)"] = round(history["train"][-1], 4) if history.get("train") else None
     if run.is_main_process:
-        summary = {
-            "steps": max(start_step, args.max_steps),
-            "tokens seen": f"{tokens_seen:,}",
-            "throughput": f"{session_tokens / (time.time() - session_start):,.0f} tokens/s, evaluations included"
-            if session_tokens
-            else "-",
-        }
-        data = {
-            "train": train_paths,
-            "validation": val_paths,
-            "train_tokens": len(train_ids),
-            "val_bytes": [size for _, size in val_sets],
-        }
+        summary = run_summary(max(start_step, args.max_steps), tokens_seen, session_tokens, session_start)
+        data = {"train": train_paths, "validation": val_paths, "train_tokens": len(train_ids)}
+        data["val_bytes"] = [size for _, size in val_sets]
         export(accelerator.unwrap_model(model), tokenizer, run, metrics, summary, data)
     return results
 
