@@ -131,6 +131,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=GLASSES_OVERSAMPLING,
         help="draw training faces with clear glasses this many times as often as the others",
     )
+    parser.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mirror half of each batch left to right (so the encoder's glasses reading generalises)",
+    )
     parser.add_argument("--discriminator-width", type=int, default=32)
     parser.add_argument(
         "--decay-epochs", type=int, default=4, help="lower the learning rate linearly to a tenth over the last N epochs"
@@ -456,6 +462,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         progress = tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", disable=not run.is_main_process)
         for images, labels in progress:
             images = images.float().div(255)
+            if args.flip:  # a mirrored face has the same labels
+                mirrored = torch.rand(len(images), 1, 1, 1, device=images.device) < 0.5
+                images = torch.where(mirrored, images.flip(-1), images)
             figures = train_step(
                 vae,
                 discriminator,
@@ -651,6 +660,7 @@ def export(
             "adversarial weight": args.adversarial_weight,
             "discriminator attribute weight": args.attribute_weight,
             "clear-glasses oversampling": args.glasses_oversampling,
+            "random left-right mirroring": "yes" if args.flip else "no",
             "glasses direction scale": args.glasses_scale,
         },
         metrics=results,
