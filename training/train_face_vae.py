@@ -52,6 +52,7 @@ from models.face_vaegan import FaceDiscriminator, LatentCritic, decoded_loss, fe
 from training.common import add_run_arguments, parse_run_arguments, plot_losses
 from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments
 from training.loop import TrainingRun, average_figures, update
+from training.train_attributes import augment
 
 TINY_FACES_PER_GROUP = 40  # --tiny: the first 40 training faces of each group (sunglasses too): ≤ 200 faces
 TINY_VAL_FACES = 64
@@ -68,6 +69,7 @@ GUIDED_ATTRIBUTES = ("eyeglasses", "male")
 ADVERSARIAL_WEIGHT = 2.0
 ATTRIBUTE_WEIGHT = 1.0
 GLASSES_OVERSAMPLING = 4.0
+MAX_SHIFT = 2  # pixels, with --augment
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -132,10 +134,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="draw training faces with clear glasses this many times as often as the others",
     )
     parser.add_argument(
-        "--flip",
+        "--augment",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="mirror half of each batch left to right (so the encoder's glasses reading generalises)",
+        help=f"mirror training faces at random and shift them by up to {MAX_SHIFT} px (so that the encoder's "
+        "glasses reading generalises to faces it never saw)",
     )
     parser.add_argument("--discriminator-width", type=int, default=32)
     parser.add_argument(
@@ -462,9 +465,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         progress = tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", disable=not run.is_main_process)
         for images, labels in progress:
             images = images.float().div(255)
-            if args.flip:  # a mirrored face has the same labels
-                mirrored = torch.rand(len(images), 1, 1, 1, device=images.device) < 0.5
-                images = torch.where(mirrored, images.flip(-1), images)
+            if args.augment:  # a mirrored or slightly shifted face has the same labels
+                images = augment(images, MAX_SHIFT, blur_share=0, max_blur=0)
             figures = train_step(
                 vae,
                 discriminator,
@@ -660,7 +662,7 @@ def export(
             "adversarial weight": args.adversarial_weight,
             "discriminator attribute weight": args.attribute_weight,
             "clear-glasses oversampling": args.glasses_oversampling,
-            "random left-right mirroring": "yes" if args.flip else "no",
+            "augmentation": f"random mirroring, shifts ≤ {MAX_SHIFT} px" if args.augment else "none",
             "glasses direction scale": args.glasses_scale,
         },
         metrics=results,
