@@ -203,3 +203,24 @@ def test_conditional_gan_draws_glasses_by_label_on_the_same_people():
     # A man stays a man: the classifier's sex reading agrees for most seeds read as men without glasses
     men = read_without["male"]
     assert (read_with["male"][men]).float().mean() >= 0.85
+
+
+def test_face_vae_keeps_adds_and_removes_glasses_on_held_out_faces():
+    """The glasses tab's promises on CelebA's validation faces, judged by the shipped attribute classifier
+    (which never took part in the VAE's training): `python -m benchmarks.glasses` prints the same figures."""
+    from benchmarks.glasses import PAGE_STRENGTH, benchmark
+    from models.attributes import load_attribute_classifier
+
+    bundle = shipped("faces-vae")
+    if not DEFAULT_FACES_DIR.exists():
+        pytest.skip(f"no faces at {DEFAULT_FACES_DIR} (set SUITE_DATA_DIR)")
+    classifier = load_attribute_classifier(WEIGHTS / "face-attributes")
+    faces = FaceDataset(DEFAULT_FACES_DIR, bundle.model.image_size, "val", progress=False)
+    figures = benchmark(bundle, classifier, faces, strengths=(PAGE_STRENGTH,))
+    add, remove = f"latent_add_{PAGE_STRENGTH:g}", f"latent_remove_{PAGE_STRENGTH:g}"
+    assert figures["reconstruction_keeps_glasses"] >= 0.85
+    assert figures[add] >= 0.9 and figures[f"{add}_sex_kept"] >= 0.85
+    assert figures[remove] >= 0.85 and figures[f"{remove}_sex_kept"] >= 0.85
+    for name, said in figures["presets"].items():
+        assert said.get("eyeglasses_as_promised", True), name
+    assert figures["mse"] <= 0.0069
