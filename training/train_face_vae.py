@@ -1,7 +1,7 @@
 """Train the face VAE on CelebA faces with a glasses coordinate, then compute its attribute vectors for the
 glasses arithmetic.
 
-    OMP_NUM_THREADS=1 python -m training.train_face_vae --init weights/faces-vae --epochs 12   # CPU, warm start
+    OMP_NUM_THREADS=1 python -m training.train_face_vae --init weights/faces-vae --epochs 36   # CPU, warm start
     python -m training.train_face_vae --tiny                            # a smoke test: ~200 faces, 1 epoch
     python -m training.train_face_vae --export-only --run-dir runs/faces-vae --out-dir /tmp/faces-vae  # mid-run
     python -m training.train_face_vae --image-size 128 --width 64 --push-to-hub you/celeba-vae-128   # a GPU
@@ -14,7 +14,8 @@ real faces) that reads glasses and sex on the reconstructions (and, if --edit-gu
 that flip the glasses coordinate, as in AttGAN); edits may change only the band round the eyes; and a GAN loss
 keeps edits and prior samples looking real. models/face_vaegan.py has the two critics; the model card says why
 a VAE/GAN's learned similarity alone was not enough. Faces with clear glasses, 4 % of CelebA, are drawn more
-often (--glasses-oversampling). `train_step` is the whole recipe, top to bottom.
+often (--glasses-oversampling), and mirrored and shifted at random (--augment), so that the encoder's glasses
+reading holds on faces it never saw. `train_step` is the whole recipe, top to bottom.
 
 Writes a Hub-layout folder (config.json, model.safetensors, attribute_vectors.safetensors, README.md model
 card) to --out-dir, and per-epoch grids (face, reconstruction, glasses flipped), the loss curves and a
