@@ -17,7 +17,7 @@ from models.attributes import (
     predict,
 )
 from training import train_attributes
-from training.faces import FaceDataset, tiny_synthetic_faces
+from training.faces import FaceDataset, augment, tiny_synthetic_faces
 
 
 @pytest.fixture
@@ -99,9 +99,9 @@ def test_attribute_figures_count_what_they_say(classifier):
 def test_augment_keeps_shape_and_range():
     torch.manual_seed(0)
     images = torch.rand(6, 3, 64, 64)
-    augmented = train_attributes.augment(images, max_shift=4, blur_share=0.5, max_blur=2.0)
+    augmented = augment(images, max_shift=4, blur_share=0.5, max_blur=2.0)
     assert augmented.shape == images.shape and 0 <= augmented.min() and augmented.max() <= 1
-    unchanged = train_attributes.augment(images, max_shift=0, blur_share=0.0, max_blur=2.0)
+    unchanged = augment(images, max_shift=0, blur_share=0.0, max_blur=2.0)
     assert all(torch.equal(new, old) or torch.equal(new, old.flip(-1)) for new, old in zip(unchanged, images))
 
 

@@ -194,6 +194,14 @@ def describe_data(
     )
 
 
+def run_data(
+    train_paths: list[Path], val_paths: list[Path], train_ids: torch.Tensor, val_sets: list[tuple[torch.Tensor, int]]
+) -> dict:
+    """What a text model card says about its data: the books, training tokens and validation bytes."""
+    val_bytes = [size for _, size in val_sets]
+    return {"train": train_paths, "validation": val_paths, "train_tokens": len(train_ids), "val_bytes": val_bytes}
+
+
 def run_summary(steps: int, tokens_seen: int, session_tokens: int, session_start: float) -> dict[str, str | int]:
     """The model card's training rows a text run adds: steps, tokens seen, and this session's throughput."""
     throughput = "-"

@@ -1,4 +1,5 @@
-"""CelebA faces with their attribute labels, for the face VAE, the DCGAN and the CycleGAN.
+"""CelebA faces with their attribute labels, for the face VAE, the DCGAN and the CycleGAN, and the random
+flips and shifts that augment them in training.
 
 Two layouts are read:
 
@@ -23,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from models.attributes import gaussian_blur
 from training.common import DATA_ROOT
 
 DEFAULT_FACES_DIR = DATA_ROOT / "faces"
@@ -159,6 +162,30 @@ def _load(row: dict, image_size: int) -> np.ndarray:
             (image_size, image_size), Image.Resampling.LANCZOS
         )
     return np.asarray(image, dtype=np.uint8)
+
+
+def random_flip(images: torch.Tensor) -> torch.Tensor:
+    """Mirror about half the faces left to right (aligned faces stay aligned)."""
+    flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
+    return torch.where(flip, images.flip(-1), images)
+
+
+def augment(images: torch.Tensor, max_shift: int, blur_share: float = 0.0, max_blur: float = 0.0) -> torch.Tensor:
+    """Random flip, shift (reflected borders) and, on some faces, Gaussian blur; (B, 3, S, S) in 0..1."""
+    batch, _, size, _ = images.shape
+    images = random_flip(images)
+    if max_shift:
+        padded = F.pad(images, [max_shift] * 4, mode="reflect")
+        dy, dx = (torch.randint(0, 2 * max_shift + 1, (2, batch, 1), device=images.device)).unbind(0)
+        rows = (torch.arange(size, device=images.device) + dy)[:, None, :, None]  # (B, 1, S, 1)
+        columns = (torch.arange(size, device=images.device) + dx)[:, None, None, :]  # (B, 1, 1, S)
+        channels = torch.arange(3, device=images.device)[None, :, None, None]
+        images = padded[torch.arange(batch, device=images.device)[:, None, None, None], channels, rows, columns]
+    if not (blur_share and max_blur):
+        return images
+    sigma = torch.rand(batch, device=images.device) * max_blur
+    sigma = torch.where(torch.rand(batch, device=images.device) < blur_share, sigma, torch.zeros_like(sigma))
+    return gaussian_blur(images, sigma)
 
 
 def tiny_synthetic_faces(folder: Path, count: int = 48, seed: int = 0) -> Path:

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
-from models.attributes import ATTRIBUTES, EVAL_BLUR_SIGMA, AttributeClassifier, attribute_figures, gaussian_blur
+from models.attributes import ATTRIBUTES, EVAL_BLUR_SIGMA, AttributeClassifier, attribute_figures
 from training.common import add_run_arguments, parse_run_arguments, plot_losses
-from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments
+from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments, augment
 from training.loop import TrainingRun, update
 
 TINY_FACES, TINY_VAL_FACES = 64, 64
@@ -55,23 +55,6 @@ def evaluate(model: AttributeClassifier, faces: FaceDataset) -> dict[str, float]
     """models.attributes.attribute_figures on a FaceDataset (sunglasses = the data's `likely_sunglasses`)."""
     labels = {name: faces.labels(name) for name in model.attributes}
     return attribute_figures(model, faces.images, labels, faces.labels("likely_sunglasses"))
-
-
-def augment(images: torch.Tensor, max_shift: int, blur_share: float, max_blur: float) -> torch.Tensor:
-    """Random flip, shift (reflected borders) and, on some faces, Gaussian blur; (B, 3, S, S) in 0..1."""
-    batch, _, size, _ = images.shape
-    flip = torch.rand(batch, 1, 1, 1, device=images.device) < 0.5
-    images = torch.where(flip, images.flip(-1), images)
-    if max_shift:
-        padded = F.pad(images, [max_shift] * 4, mode="reflect")
-        dy, dx = (torch.randint(0, 2 * max_shift + 1, (2, batch, 1), device=images.device)).unbind(0)
-        rows = (torch.arange(size, device=images.device) + dy)[:, None, :, None]  # (B, 1, S, 1)
-        columns = (torch.arange(size, device=images.device) + dx)[:, None, None, :]  # (B, 1, 1, S)
-        channels = torch.arange(3, device=images.device)[None, :, None, None]
-        images = padded[torch.arange(batch, device=images.device)[:, None, None, None], channels, rows, columns]
-    sigma = torch.rand(batch, device=images.device) * max_blur
-    sigma = torch.where(torch.rand(batch, device=images.device) < blur_share, sigma, torch.zeros_like(sigma))
-    return gaussian_blur(images, sigma)
 
 
 def cosine(epochs: int):

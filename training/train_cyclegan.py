@@ -39,7 +39,7 @@ from models.cyclegan import (
     save_cyclegan,
 )
 from training.common import add_run_arguments, parse_run_arguments, plot_losses
-from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments
+from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments, random_flip
 from training.loop import TrainingRun, update
 
 MAX_WEIGHTS_MIB = 25  # per shipped file
@@ -94,12 +94,6 @@ def load_domains(args: argparse.Namespace, split: str, limit: int | None) -> tup
 def to_model_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 0..255 to float -1..1."""
     return images.float() / 127.5 - 1
-
-
-def random_flip(images: torch.Tensor) -> torch.Tensor:
-    """Mirror about half the faces left to right: the only augmentation, as faces are already aligned."""
-    flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
-    return torch.where(flip, images.flip(-1), images)
 
 
 def endless(loader: DataLoader) -> Iterator[torch.Tensor]:

@@ -51,9 +51,8 @@ from models.face_vae import (
 )
 from models.face_vaegan import FaceDiscriminator, LatentCritic, decoded_loss, feature_distance, real_loss
 from training.common import add_run_arguments, parse_run_arguments, plot_losses
-from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments
+from training.faces import FACES_DATA_NOTE, FaceDataset, add_face_arguments, augment
 from training.loop import TrainingRun, average_figures, update
-from training.train_attributes import augment
 
 TINY_FACES_PER_GROUP = 40  # --tiny: the first 40 training faces of each group (sunglasses too): ≤ 200 faces
 TINY_VAL_FACES = 64
@@ -287,10 +286,9 @@ def train_step(
     coordinate = F.mse_loss(mu[:, GLASSES_COORDINATE], args.glasses_margin * (2 * glasses - 1))
     read_reconstructions = decoded_attribute_logits[: len(images), guided]
     read_edits = decoded_attribute_logits[-len(images) :, guided]
-    guidance = F.binary_cross_entropy_with_logits(read_reconstructions, labels[:, guided], reduction="sum") / len(
-        images
-    )
-    edit_guidance = F.binary_cross_entropy_with_logits(read_edits, edited_labels, reduction="sum") / len(images)
+    guidance = F.binary_cross_entropy_with_logits(read_reconstructions, labels[:, guided], reduction="sum")
+    edit_guidance = F.binary_cross_entropy_with_logits(read_edits, edited_labels, reduction="sum")
+    guidance, edit_guidance = guidance / len(images), edit_guidance / len(images)
     invariance = torch.zeros(())
     if critic is not None:  # Fader's flipped labels: the critic should read the wrong label
         invariance = F.binary_cross_entropy_with_logits(critic(mu[:, others]), 1 - glasses)
@@ -467,7 +465,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for images, labels in progress:
             images = images.float().div(255)
             if args.augment:  # a mirrored or slightly shifted face has the same labels
-                images = augment(images, MAX_SHIFT, blur_share=0, max_blur=0)
+                images = augment(images, MAX_SHIFT)
             figures = train_step(
                 vae,
                 discriminator,

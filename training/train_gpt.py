@@ -52,6 +52,7 @@ from training.books import (
     random_windows,
     read_books,
     resolve_val_books,
+    run_data,
     run_summary,
     train_tokenizer,
     validation_sets,
@@ -276,8 +277,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics[f"{prefix}validation bits per byte before fine-tuning"] = round(before, 4)
     if run.is_main_process:
         summary = run_summary(max(start_step, args.max_steps), tokens_seen, session_tokens, session_start)
-        data = {"train": train_paths, "validation": val_paths, "train_tokens": len(train_ids)}
-        data["val_bytes"] = [size for _, size in val_sets]
+        data = run_data(train_paths, val_paths, train_ids, val_sets)
         export(accelerator.unwrap_model(model), tokenizer, run, metrics, summary, data)
     return results
 

@@ -42,6 +42,7 @@ from training.books import (
     evaluate,
     read_books,
     resolve_val_books,
+    run_data,
     run_summary,
     train_tokenizer,
     validation_sets,
@@ -302,8 +303,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     metrics["train loss (last interval)"] = round(history["train"][-1], 4) if history.get("train") else None
     if run.is_main_process:
         summary = run_summary(max(start_step, args.max_steps), tokens_seen, session_tokens, session_start)
-        data = {"train": train_paths, "validation": val_paths, "train_tokens": len(train_ids)}
-        data["val_bytes"] = [size for _, size in val_sets]
+        data = run_data(train_paths, val_paths, train_ids, val_sets)
         export(accelerator.unwrap_model(model), tokenizer, run, metrics, summary, data)
     return results
 
