@@ -121,6 +121,13 @@ def test_resume_continues_from_the_checkpoint(trained, tmp_path):
     assert resumed["val_loss"] < metrics["val_loss"]
 
 
+def test_the_learning_rate_warms_up_decays_and_stays_at_its_floor():
+    factors = [train_gpt.lr_factor(step, warmup_steps=10, decay_steps=110) for step in range(200)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(later < earlier for earlier, later in zip(factors[10:110], factors[11:111]))
+    assert factors[110:] == pytest.approx([0.1] * 90)  # after --lr-decay-steps: the floor, a tenth of the peak
+
+
 def test_fine_tune_mode_starts_from_a_pretrained_folder(trained, books, tmp_path):
     out = trained[0]
     args = ["--init-from", str(out), "--books", "book_two*", "--data-dir", str(books), "--val-book", "held_out.txt"]

@@ -93,6 +93,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-steps", type=int)
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--max-steps", type=int)
+    parser.add_argument(
+        "--lr-decay-steps",
+        type=int,
+        help="step at which the cosine reaches its floor, a tenth of --lr, kept after it (default --max-steps; as "
+        "nanoGPT's lr_decay_iters: resuming a finished run with more --max-steps then goes on at the floor)",
+    )
     parser.add_argument("--eval-every", type=int, help="steps between validations, samples and checkpoints")
     parser.add_argument("--sample-prompt", default="It was late in the evening when")
     # The flags every script shares, declared here: training.common.add_run_arguments would add --epochs (this script
@@ -120,11 +126,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # Learning rate
 
 
-def lr_factor(step: int, warmup_steps: int, max_steps: int) -> float:
-    """Linear warmup, then cosine decay to a tenth of the peak learning rate (as in nanoGPT)."""
+def lr_factor(step: int, warmup_steps: int, decay_steps: int) -> float:
+    """Linear warmup, then cosine decay to a tenth of the peak learning rate by `decay_steps`, and that tenth
+    after it (as in nanoGPT)."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+    progress = min(1.0, (step - warmup_steps) / max(1, decay_steps - warmup_steps))
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
@@ -196,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         betas=(0.9, 0.95),
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, args.warmup_steps, args.max_steps)
+        optimizer, lambda step: lr_factor(step, args.warmup_steps, args.lr_decay_steps or args.max_steps)
     )
     run.track(model=model, optimizer=optimizer, scheduler=scheduler)
     start_step = run.resume()
@@ -368,8 +375,8 @@ def export(model, tokenizer, run: TrainingRun, metrics: dict, summary: dict, dat
             "steps": summary["steps"],
             "batch": f"{args.batch_size} windows × {args.context} tokens per process",
             "tokens seen": summary["tokens seen"],
-            "optimizer": f"AdamW, peak lr {args.lr}, {args.warmup_steps} warmup steps, cosine to lr/10, "
-            f"weight decay {args.weight_decay}, gradient clip 1.0",
+            "optimizer": f"AdamW, peak lr {args.lr}, {args.warmup_steps} warmup steps, cosine to lr/10 at step "
+            f"{args.lr_decay_steps or args.max_steps}, weight decay {args.weight_decay}, gradient clip 1.0",
             "dropout": args.dropout,
             "weights stored as": stored_dtype,
             "throughput": summary["throughput"],
