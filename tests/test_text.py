@@ -121,6 +121,21 @@ def test_resume_continues_from_the_checkpoint(trained, tmp_path):
     assert resumed["val_loss"] < metrics["val_loss"]
 
 
+def test_weight_averaging_exports_the_mean_of_the_steps_and_resumes(trained, tmp_path):
+    _, run, _, args = trained
+    shutil.copytree(run, tmp_path / "run")
+    args = [*args[:-4], "--out-dir", str(tmp_path / "out"), "--run-dir", str(tmp_path / "run"), "--resume"]
+    for last_step in (25, 30):  # resumes a checkpoint saved before averaging began, then one saved with it
+        train_gpt.main([*args, "--max-steps", str(last_step), "--eval-every", "5", "--average-from", "20"])
+
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["averaged"]["n_averaged"] == 10  # steps 21-30: the average went on across the resume
+    exported = AutoModelForCausalLM.from_pretrained(tmp_path / "out").lm_head.weight
+    assert torch.equal(exported, checkpoint["averaged"]["module.lm_head.weight"])
+    assert not torch.equal(exported, checkpoint["model"]["lm_head.weight"])  # not the last step's weights
+    assert "the mean of the weights after each step from step 20 on" in (tmp_path / "out" / "README.md").read_text()
+
+
 def test_the_learning_rate_warms_up_decays_and_stays_at_its_floor():
     factors = [train_gpt.lr_factor(step, warmup_steps=10, decay_steps=110) for step in range(200)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)

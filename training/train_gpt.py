@@ -99,6 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="step at which the cosine reaches its floor, a tenth of --lr, kept after it (default --max-steps; as "
         "nanoGPT's lr_decay_iters: resuming a finished run with more --max-steps then goes on at the floor)",
     )
+    parser.add_argument(
+        "--average-from",
+        type=int,
+        metavar="STEP",
+        help="from this step on, evaluate and export the mean of the weights after every step (SWA)",
+    )
     parser.add_argument("--eval-every", type=int, help="steps between validations, samples and checkpoints")
     parser.add_argument("--sample-prompt", default="It was late in the evening when")
     # The flags every script shares, declared here: training.common.add_run_arguments would add --epochs (this script
@@ -188,9 +194,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"model {model.num_parameters() / 1e6:.2f}M parameters"
     )
 
+    def current_model() -> PreTrainedModel:
+        """The model evaluated, sampled and exported: the weight average once it has begun, else the trained one."""
+        if averaged is not None and averaged.n_averaged > 0:
+            return averaged.module
+        return accelerator.unwrap_model(model)
+
     def evaluate_all() -> list[tuple[float, float]]:
         """(nats per token, bits per byte) on each validation book."""
-        return [evaluate(model, ids, size, args.context, args.batch_size, accelerator) for ids, size in val_sets]
+        return [
+            evaluate(current_model(), ids, size, args.context, args.batch_size, accelerator) for ids, size in val_sets
+        ]
 
     # Weight decay on matrices only, not on biases and layer norms (as in nanoGPT).
     parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
@@ -208,6 +222,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     run.track(model=model, optimizer=optimizer, scheduler=scheduler)
     start_step = run.resume()
     tokens_seen = run.saved.get("tokens_seen", 0)
+    # Stochastic weight averaging (Izmailov et al., 2018): the equal mean of the weights after each step at a low,
+    # steady learning rate lies nearer the middle of the minimum than any one step, and generalises better.
+    averaged = None
+    if args.average_from is not None:
+        averaged = torch.optim.swa_utils.AveragedModel(model, device=accelerator.device)
+        if "averaged" in run.saved:  # not in a checkpoint saved before averaging was asked for
+            averaged.load_state_dict(run.saved.pop("averaged"))
+        run.track(averaged=averaged)
     history = run.history  # step, train, validation, bits_per_byte (and _2 for the second book), one per evaluation
 
     # The scheduler is stepped by hand once per step: accelerate's wrapper assumes a sharded data loader.
@@ -244,6 +266,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         running_loss, running_steps = running_loss + loss_value, running_steps + 1
         tokens_seen, session_tokens = tokens_seen + tokens_per_step, session_tokens + tokens_per_step
         done = step + 1
+        if averaged is not None and done > args.average_from:
+            averaged.update_parameters(accelerator.unwrap_model(model))
         tokens_per_second = session_tokens / (time.time() - session_start)
         progress.set_postfix(
             loss=f"{loss_value:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", tok_s=f"{tokens_per_second:,.0f}"
@@ -257,7 +281,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             run.log(**figures)
             running_loss, running_steps = 0.0, 0
             if run.is_main_process:
-                sample = sample_text(accelerator.unwrap_model(model), tokenizer, args.sample_prompt)
+                sample = sample_text(current_model(), tokenizer, args.sample_prompt)
                 validations = ", ".join(
                     f"{path.stem.split('_')[0]} {loss:.4f} nats/token {bits:.4f} bits/byte"
                     for path, (loss, bits) in zip(val_paths, scores)
@@ -285,7 +309,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if run.is_main_process:
         summary = run_summary(max(start_step, args.max_steps), tokens_seen, session_tokens, session_start)
         data = run_data(train_paths, val_paths, train_ids, val_sets)
-        export(accelerator.unwrap_model(model), tokenizer, run, metrics, summary, data)
+        export(current_model(), tokenizer, run, metrics, summary, data)
     return results
 
 
@@ -378,6 +402,9 @@ def export(model, tokenizer, run: TrainingRun, metrics: dict, summary: dict, dat
             "optimizer": f"AdamW, peak lr {args.lr}, {args.warmup_steps} warmup steps, cosine to lr/10 at step "
             f"{args.lr_decay_steps or args.max_steps}, weight decay {args.weight_decay}, gradient clip 1.0",
             "dropout": args.dropout,
+            "weight averaging": "none"
+            if args.average_from is None
+            else f"the mean of the weights after each step from step {args.average_from} on (SWA)",
             "weights stored as": stored_dtype,
             "throughput": summary["throughput"],
         },
