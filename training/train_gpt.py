@@ -1,6 +1,7 @@
 """Train a small GPT-2 from scratch on public-domain novels, or fine-tune a pretrained GPT-2 on some of them.
 
-    python -m training.train_gpt                   # from scratch: BPE tokenizer + 4-layer GPT-2 (hours on a CPU)
+    python -m training.train_gpt                   # from scratch: BPE tokenizer + 6-layer GPT-2 (hours on a CPU)
+    python -m training.train_gpt --resume --max-steps 6500 --average-from 4500   # then 2,000 steps more, averaged
     python -m training.train_gpt --tiny            # smoke test: tiny tokenizer and model, 20 steps
     python -m training.train_gpt --init-from openai-community/gpt2 --books 'hemingway_*' \\
         --val-book hemingway_the_sun_also_rises.txt --mixed-precision bf16 \\
@@ -64,8 +65,8 @@ FILE_LIMIT_BYTES = 25 * 2**20  # the most a shipped file may weigh
 
 # Defaults per mode; any flag given on the command line wins. --tiny applies on top of either mode.
 FROM_SCRATCH = dict(
-    vocab_size=8192, n_layer=4, n_head=4, n_embd=256, context=256, dropout=0.1,
-    batch_size=32, lr=1e-3, warmup_steps=200, max_steps=3000, eval_every=250,
+    vocab_size=8192, n_layer=6, n_head=5, n_embd=320, context=256, dropout=0.1,
+    batch_size=16, lr=1e-3, warmup_steps=200, max_steps=4500, eval_every=500,
 )  # fmt: skip
 # Fine-tuning trains on windows as long as the model's context, unless --context says otherwise; 60 steps of
 # 8 × 1024 tokens are about 4 passes over one novel (GPT-2 tokens), before it starts to learn the book by heart.
@@ -81,9 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_book_arguments(parser)  # --data-dir, --books, --val-book, --val-book2, --exclude
     parser.add_argument("--init-from", metavar="REPO_OR_DIR", help="fine-tune this pretrained GPT-2 instead")
     parser.add_argument("--vocab-size", type=int, help="BPE vocabulary, from scratch (default 8192)")
-    parser.add_argument("--n-layer", type=int, help="from scratch (default 4)")
-    parser.add_argument("--n-head", type=int, help="from scratch (default 4)")
-    parser.add_argument("--n-embd", type=int, help="width, from scratch (default 256)")
+    parser.add_argument("--n-layer", type=int, help="from scratch (default 6)")
+    parser.add_argument("--n-head", type=int, help="from scratch (default 5)")
+    parser.add_argument("--n-embd", type=int, help="width, from scratch (default 320)")
     parser.add_argument(
         "--context", type=int, help="tokens per training window (default 256; fine-tuning: the model's)"
     )
