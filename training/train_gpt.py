@@ -195,18 +195,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"model {model.num_parameters() / 1e6:.2f}M parameters"
     )
 
-    def current_model() -> PreTrainedModel:
-        """The model evaluated, sampled and exported: the weight average once it has begun, else the trained one."""
-        if averaged is not None and averaged.n_averaged > 0:
-            return averaged.module
-        return accelerator.unwrap_model(model)
-
-    def evaluate_all() -> list[tuple[float, float]]:
-        """(nats per token, bits per byte) on each validation book."""
-        return [
-            evaluate(current_model(), ids, size, args.context, args.batch_size, accelerator) for ids, size in val_sets
-        ]
-
     # Weight decay on matrices only, not on biases and layer norms (as in nanoGPT).
     parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -223,14 +211,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     run.track(model=model, optimizer=optimizer, scheduler=scheduler)
     start_step = run.resume()
     tokens_seen = run.saved.get("tokens_seen", 0)
-    # Stochastic weight averaging (Izmailov et al., 2018): the equal mean of the weights after each step at a low,
-    # steady learning rate lies nearer the middle of the minimum than any one step, and generalises better.
+    # Stochastic weight averaging (Izmailov et al., 2018): the equal mean of the weights after each step of a run's
+    # last stretch, at a low learning rate, lies nearer the middle of the minimum than any one step, and generalises
+    # better.
     averaged = None
     if args.average_from is not None:
         averaged = torch.optim.swa_utils.AveragedModel(model, device=accelerator.device)
         if "averaged" in run.saved:  # not in a checkpoint saved before averaging was asked for
             averaged.load_state_dict(run.saved.pop("averaged"))
         run.track(averaged=averaged)
+
+    def current_model() -> PreTrainedModel:
+        """The model evaluated, sampled and exported: the weight average once it has begun, else the trained one."""
+        if averaged is not None and averaged.n_averaged > 0:
+            return averaged.module
+        return accelerator.unwrap_model(model)
+
+    def evaluate_all() -> list[tuple[float, float]]:
+        """(nats per token, bits per byte) on each validation book."""
+        return [
+            evaluate(current_model(), ids, size, args.context, args.batch_size, accelerator) for ids, size in val_sets
+        ]
+
     history = run.history  # step, train, validation, bits_per_byte (and _2 for the second book), one per evaluation
 
     # The scheduler is stepped by hand once per step: accelerate's wrapper assumes a sharded data loader.
